@@ -1,0 +1,273 @@
+"""A protocol compiled for use: one shared `transitions` machine per version.
+
+The machine is built once, with no model attached; every referral is driven
+through it with `machine.events[trigger].trigger(referral, ...)`, so memory
+does not grow with the number of referrals.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from itertools import pairwise
+from typing import Any
+
+from transitions import EventData
+from transitions import Machine
+
+from workflows.checks import sources
+from workflows.durations import Duration
+from workflows.errors import ConsentRequired
+from workflows.errors import GuardFailed
+from workflows.errors import InvalidTransition
+from workflows.errors import NotAllowed
+from workflows.errors import ParameterError
+from workflows.errors import UnknownTrigger
+from workflows.guards import GUARDS
+from workflows.guards import Subject
+from workflows.schema import DeadlineStep
+from workflows.schema import ProtocolFile
+from workflows.schema import Reason
+from workflows.schema import StateSpec
+from workflows.schema import Text
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A message the protocol asks for: which template, to which party."""
+
+    template: str
+    to: str
+
+
+@dataclass(frozen=True)
+class Transition:
+    trigger: str
+    title: Text
+    sources: tuple[str, ...]
+    dest: str
+    parties: frozenset[str]
+    guards: tuple[str, ...]
+    reason: str | None
+    comment: str
+    notifications: tuple[Notification, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What firing a trigger did, for the caller to store in one transaction."""
+
+    transition: Transition
+    source: str
+    dest: str
+    notifications: tuple[Notification, ...]
+    due_at: datetime | None
+
+
+parse_duration = lru_cache(maxsize=256)(Duration.parse)
+
+
+class Protocol:
+    """One version of one protocol, ready to drive referrals."""
+
+    def __init__(self, spec: ProtocolFile, file: str = "") -> None:
+        self.spec = spec
+        self.file = file
+        self.name = spec.name
+        self.version = spec.version
+        self.initial = spec.initial
+        self.states: Mapping[str, StateSpec] = spec.states
+        self.reasons: Mapping[str, Mapping[str, Reason]] = spec.reasons
+        self.transitions = tuple(
+            Transition(
+                trigger=t.trigger,
+                title=t.title,
+                sources=tuple(sources(t.source)),
+                dest=t.dest,
+                parties=frozenset(t.by),
+                guards=tuple(t.guards),
+                reason=t.reason,
+                comment=t.comment,
+                notifications=tuple(Notification(n.template, n.to) for n in t.notify),
+            )
+            for t in spec.transitions
+        )
+        candidates: dict[str, dict[str, list[Transition]]] = defaultdict(dict)
+        for transition in self.transitions:
+            for source in transition.sources:
+                candidates[transition.trigger].setdefault(source, []).append(transition)
+        # trigger -> source state -> transitions to try, in file order
+        self._candidates = dict(candidates)
+        self.machine = self._compile()
+
+    def _compile(self) -> Machine:
+        machine = Machine(
+            model=None,
+            states=list(self.states),
+            initial=None,
+            auto_transitions=False,
+            send_event=True,
+        )
+        for transition in self.transitions:
+            conditions = [_party_may(transition.parties)] + [_guard(name) for name in transition.guards]
+            machine.add_transition(
+                transition.trigger,
+                list(transition.sources),
+                transition.dest,
+                conditions=conditions,
+                after=[_remember(transition)],
+            )
+        return machine
+
+    def __repr__(self) -> str:
+        return f"<Protocol {self.name} v{self.version}>"
+
+    def is_terminal(self, state: str) -> bool:
+        return self.states[state].terminal
+
+    def available(self, state: str, parties: frozenset[str]) -> list[Transition]:
+        """The transitions these parties may fire from `state`, in file order."""
+        return [t for t in self.transitions if state in t.sources and t.parties & parties]
+
+    def fire(
+        self,
+        referral: Subject,
+        trigger: str,
+        *,
+        parties: frozenset[str],
+        now: datetime,
+        reason: str | None = None,
+        comment: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+        **inputs: Any,
+    ) -> Outcome:
+        """Move `referral` by `trigger` or raise a `ReferralError` and leave it as it was."""
+        by_source = self._candidates.get(trigger)
+        if by_source is None:
+            raise UnknownTrigger(trigger)
+        source = referral.state
+        candidates = by_source.get(source)
+        if candidates is None:
+            raise InvalidTransition(trigger, source)
+        permitted = [t for t in candidates if t.parties & parties]
+        if not permitted:
+            raise NotAllowed(trigger, parties)
+        self._check_inputs(permitted[0], reason, comment)
+        fired: list[Transition] = []
+        moved = self.machine.events[trigger].trigger(
+            referral, parties=parties, now=now, fired=fired, **inputs
+        )
+        if not moved:
+            raise self._guard_failure(referral, permitted, now, inputs)
+        transition = fired[0]
+        return Outcome(
+            transition=transition,
+            source=source,
+            dest=transition.dest,
+            notifications=transition.notifications,
+            due_at=self.due_at(transition.dest, now, 0, parameters),
+        )
+
+    def _check_inputs(self, transition: Transition, reason: str | None, comment: str | None) -> None:
+        if transition.reason is not None:
+            codes = self.reasons[transition.reason]
+            if reason not in codes:
+                raise GuardFailed(transition.trigger, "reason_given")
+            if codes[reason].comment_required and not (comment and comment.strip()):
+                raise GuardFailed(transition.trigger, "comment_given")
+        if transition.comment == "required" and not (comment and comment.strip()):
+            raise GuardFailed(transition.trigger, "comment_given")
+
+    def _guard_failure(
+        self, referral: Subject, permitted: list[Transition], now: datetime, inputs: Mapping[str, Any]
+    ) -> GuardFailed:
+        context = {**inputs, "now": now}
+        for transition in permitted:
+            for name in transition.guards:
+                if not GUARDS[name](referral, context):
+                    error = ConsentRequired if name == "consent_recorded" else GuardFailed
+                    return error(transition.trigger, name)
+        raise AssertionError("the machine refused a transition whose guards all pass")
+
+    # Deadlines -------------------------------------------------------------
+
+    def deadline_step(self, state: str, step: int) -> DeadlineStep | None:
+        deadline = self.states[state].deadline
+        if deadline is None or step >= len(deadline.steps):
+            return None
+        return deadline.steps[step]
+
+    def due_at(
+        self, state: str, entered_at: datetime, step: int, parameters: Mapping[str, str] | None
+    ) -> datetime | None:
+        """When step `step` of `state`'s deadline falls due, or None when there is no such step."""
+        deadline_step = self.deadline_step(state, step)
+        if deadline_step is None:
+            return None
+        return self.duration(deadline_step.after, parameters).after(entered_at)
+
+    def duration(self, after: str, parameters: Mapping[str, str] | None) -> Duration:
+        spec = self.spec.parameters.get(after)
+        if spec is None:
+            return parse_duration(after)
+        return parse_duration((parameters or {}).get(after, spec.default))
+
+    def resolve_parameters(self, values: Mapping[str, str]) -> dict[str, str]:
+        """Check an agreement's parameter values; return them complete with defaults."""
+        resolved: dict[str, str] = {}
+        for name, value in values.items():
+            spec = self.spec.parameters.get(name)
+            if spec is None:
+                known = ", ".join(sorted(self.spec.parameters)) or "none"
+                raise ParameterError(name, f"this protocol has no such parameter (it has: {known})")
+            try:
+                duration = Duration.parse(value)
+            except ValueError as error:
+                raise ParameterError(name, str(error)) from None
+            low, high = Duration.parse(spec.min), Duration.parse(spec.max)
+            if duration.unit != low.unit or not low <= duration <= high:
+                raise ParameterError(name, f"must be between {low} and {high}, got {duration}")
+            resolved[name] = str(duration)
+        for name, spec in self.spec.parameters.items():
+            resolved.setdefault(name, spec.default)
+        self._check_step_order(resolved)
+        return resolved
+
+    def _check_step_order(self, parameters: Mapping[str, str]) -> None:
+        for name, state in self.states.items():
+            steps = state.deadline.steps if state.deadline else []
+            for before, after in pairwise(steps):
+                if self.duration(after.after, parameters) <= self.duration(before.after, parameters):
+                    raise ParameterError(
+                        after.after,
+                        f"in state {name!r} the {after.kind} must come after the {before.kind}",
+                    )
+
+
+def _party_may(parties: frozenset[str]) -> Callable[[EventData], bool]:
+    def condition(event: EventData) -> bool:
+        return bool(parties & event.kwargs["parties"])
+
+    return condition
+
+
+def _guard(name: str) -> Callable[[EventData], bool]:
+    guard = GUARDS[name]
+
+    def condition(event: EventData) -> bool:
+        return guard(event.model, event.kwargs)
+
+    return condition
+
+
+def _remember(transition: Transition) -> Callable[[EventData], None]:
+    """Tell `fire` which of several same-named transitions the machine took."""
+
+    def callback(event: EventData) -> None:
+        event.kwargs["fired"].append(transition)
+
+    return callback

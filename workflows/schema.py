@@ -1,0 +1,100 @@
+"""The shape of a protocol file, checked field by field.
+
+Only the shape lives here (types, required and unknown keys); whether the
+states, parties and templates it names make sense is `checks.py`'s job.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import field_validator
+
+from workflows.durations import Duration
+
+NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Text(Strict):
+    """A label in both of our languages."""
+
+    fr: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def in_language(self, language: str) -> str:
+        return self.en if language == "en" else self.fr
+
+
+class ParameterSpec(Strict):
+    """A duration an agreement between two organizations may set within bounds."""
+
+    title: Text
+    default: str
+    min: str
+    max: str
+
+    @field_validator("default", "min", "max")
+    @classmethod
+    def _is_duration(cls, value: str) -> str:
+        Duration.parse(value)
+        return value
+
+
+class Notify(Strict):
+    to: str
+    template: str
+
+
+class DeadlineStep(Strict):
+    after: str = Field(description="a duration, or the name of a parameter")
+    kind: Literal["reminder", "escalation"]
+    notify: list[Notify] = Field(min_length=1)
+
+
+class Deadline(Strict):
+    title: Text
+    steps: list[DeadlineStep] = Field(min_length=1)
+
+
+class StateSpec(Strict):
+    title: Text
+    terminal: bool = False
+    waits_on: str | None = None
+    deadline: Deadline | None = None
+
+
+class Reason(Strict):
+    fr: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+    comment_required: bool = False
+
+
+class TransitionSpec(Strict):
+    trigger: str = Field(pattern=NAME)
+    title: Text
+    source: str | list[str] = Field(alias="from")
+    dest: str = Field(alias="to")
+    by: list[str] = Field(min_length=1)
+    guards: list[str] = []
+    reason: str | None = None
+    comment: Literal["none", "optional", "required"] = "optional"
+    notify: list[Notify] = []
+
+
+class ProtocolFile(Strict):
+    name: str = Field(pattern=NAME)
+    version: int = Field(ge=1)
+    title: Text
+    description: Text
+    initial: str
+    parameters: dict[str, ParameterSpec] = {}
+    reasons: dict[str, dict[str, Reason]] = {}
+    states: dict[str, StateSpec] = Field(min_length=1)
+    transitions: list[TransitionSpec] = Field(min_length=1)
