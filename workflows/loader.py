@@ -96,15 +96,9 @@ class ProtocolLibrary:
         for protocol in protocols:
             key = (protocol.name, protocol.version)
             if key in self._protocols:
-                raise ProtocolError(
-                    [
-                        Problem(
-                            protocol.file,
-                            "version",
-                            f"{protocol.name} version {protocol.version} is also in {self._protocols[key].file}",
-                        )
-                    ]
-                )
+                other = self._protocols[key].file
+                message = f"{protocol.name} version {protocol.version} is also in {other}"
+                raise ProtocolError([Problem(protocol.file, "version", message)])
             self._protocols[key] = protocol
 
     def get(self, name: str, version: int | None = None) -> Protocol:

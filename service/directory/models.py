@@ -1,0 +1,99 @@
+"""The regional directory: needs, organizations, their services, and partnerships."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+
+from sqlalchemy import JSON
+from sqlalchemy import CheckConstraint
+from sqlalchemy import Column
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy import Table
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from service.db import Base
+
+service_needs = Table(
+    "service_needs",
+    Base.metadata,
+    Column("service_id", ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
+    Column("need_code", ForeignKey("needs.code"), primary_key=True),
+)
+
+
+class Need(Base):
+    """A need a woman may have (from the regional taxonomy), e.g. emergency shelter."""
+
+    __tablename__ = "needs"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    group: Mapped[str] = mapped_column(String(32))
+    label_fr: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(64), default="")
+    mandate: Mapped[str] = mapped_column(Text, default="")
+    territory: Mapped[str] = mapped_column(String(200), default="")
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    accessibility: Mapped[str] = mapped_column(Text, default="")
+    hours: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    referral_email: Mapped[str] = mapped_column(String(254), default="")
+    capacity_status: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+    services: Mapped[list[Service]] = relationship(back_populates="organization")
+
+    __table_args__ = (
+        CheckConstraint("capacity_status IN ('open', 'waitlist', 'full')", name="capacity_status_known"),
+    )
+
+
+class Service(Base):
+    """What an organization offers (an *offre de service*), and the needs it covers."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    organization: Mapped[Organization] = relationship(back_populates="services")
+    needs: Mapped[list[Need]] = relationship(secondary=service_needs)
+
+
+class Partnership(Base):
+    """A working tie between two organizations (*entente de partenariat*)."""
+
+    __tablename__ = "partnerships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    second_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    formal: Mapped[bool] = mapped_column(default=False)
+    review_every_months: Mapped[int] = mapped_column(default=12)
+    started_on: Mapped[date | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+    first_organization: Mapped[Organization] = relationship(foreign_keys=[first_organization_id])
+    second_organization: Mapped[Organization] = relationship(foreign_keys=[second_organization_id])
+
+    __table_args__ = (
+        # One row per pair, stored in id order, so "A with B" and "B with A" cannot both exist.
+        CheckConstraint("first_organization_id < second_organization_id", name="ordered_pair"),
+    )

@@ -1,0 +1,42 @@
+"""The outbox: messages written in the same transaction as the change that causes them.
+
+The worker relays pending rows; a rolled-back change leaves no row, and the
+unique dedupe key keeps a message from being written twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from service.db import Base
+from service.referrals.models import ReferralEvent
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    template: Mapped[str] = mapped_column(String(64))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("referral_events.id"))
+    recipient_party: Mapped[str | None] = mapped_column(String(32))
+    recipient_organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    available_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    event: Mapped[ReferralEvent | None] = relationship()
+
+    __table_args__ = (Index("ix_outbox_messages_pending", "status", "available_at"),)

@@ -1,0 +1,34 @@
+"""Who is acting on a referral, and which protocol parties that makes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.accounts.models import Role
+from service.referrals.models import Referral
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in person, a holder of a signed link, or the system itself."""
+
+    user_id: int | None
+    organization_id: int | None
+    role: str
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(user_id=None, organization_id=None, role=SYSTEM)
+
+    def parties(self, referral: Referral) -> frozenset[str]:
+        """The protocol parties this actor stands for on `referral` (none: an outsider)."""
+        if self.role == SYSTEM:
+            return frozenset({SYSTEM})
+        coordinator = self.role == Role.COORDINATOR
+        if self.organization_id == referral.sender_organization_id:
+            return frozenset({"sender", "sender_coordinator"} if coordinator else {"sender"})
+        if self.organization_id == referral.receiver_organization_id:
+            return frozenset({"receiver", "receiver_coordinator"} if coordinator else {"receiver"})
+        return frozenset()

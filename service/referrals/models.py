@@ -1,0 +1,133 @@
+"""Referrals, the woman's minimum data, her consent, and the append-only event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON
+from sqlalchemy import Column
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy import Table
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from service.db import Base
+from service.directory.models import Need
+
+referral_needs = Table(
+    "referral_needs",
+    Base.metadata,
+    Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
+    Column("need_code", ForeignKey("needs.code"), primary_key=True),
+)
+
+
+class Referral(Base):
+    """One woman referred from one organization to another, under one protocol version."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    protocol_name: Mapped[str] = mapped_column(String(64))
+    protocol_version: Mapped[int]
+    parameters: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    urgent: Mapped[bool] = mapped_column(default=False)
+    sender_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    receiver_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    redirected_from_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+
+    state: Mapped[str] = mapped_column(String(32))
+    state_entered_at: Mapped[datetime]
+    # Which step of the current state's deadline comes next, and when it is due;
+    # the sweep looks referrals up by `due_at` alone, hence the index.
+    deadline_step: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_seq: Mapped[int] = mapped_column(default=0)
+    # Bumped by every UPDATE, which SQLAlchemy makes conditional on the old value:
+    # two writers that both read version N cannot both write.
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+
+    needs: Mapped[list[Need]] = relationship(secondary=referral_needs)
+    consents: Mapped[list[Consent]] = relationship(back_populates="referral", order_by="Consent.id")
+    # Personal data is read through operations that log the read, never by accident.
+    person: Mapped[ReferralPerson | None] = relationship(lazy="raise")
+    events: Mapped[list[ReferralEvent]] = relationship(
+        back_populates="referral", order_by="ReferralEvent.seq", lazy="raise"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own mapping
+
+    def has_valid_consent(self, now: datetime) -> bool:
+        return any(consent.is_valid(now) for consent in self.consents)
+
+
+class ReferralPerson(Base):
+    """The minimum needed to reach the woman; erased when the retention period ends."""
+
+    __tablename__ = "referral_people"
+
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    language: Mapped[str] = mapped_column(String(32), default="")
+    contact_preferences: Mapped[str] = mapped_column(Text, default="")
+    safety_constraints: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class Consent(Base):
+    """How the woman agreed to share what, with whom, for what, until when."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    shared_with: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(Text)
+    given_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    referral: Mapped[Referral] = relationship(back_populates="consents")
+
+    def is_valid(self, now: datetime) -> bool:
+        if self.withdrawn_at is not None and self.withdrawn_at <= now:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+
+class ReferralEvent(Base):
+    """One line of a referral's journal: a transition, a reminder, an escalation.
+
+    Rows are only ever added; `seq` numbers them per referral, under the
+    referral's row lock, so the log replays to the stored state.
+    """
+
+    __tablename__ = "referral_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str | None] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_party: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    comment: Mapped[str | None] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    target_organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+
+    referral: Mapped[Referral] = relationship(back_populates="events")
+
+    __table_args__ = (UniqueConstraint("referral_id", "seq"),)

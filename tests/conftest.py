@@ -1,0 +1,167 @@
+"""Shared fixtures: a migrated SQLite and PostgreSQL database, a session that
+rolls back after each test, a movable clock, and a small fictional network."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from service import migrate
+from service.accounts.models import Role
+from service.accounts.models import User
+from service.db import make_engine
+from service.directory.models import Organization
+from service.directory.needs import seed_needs
+from service.protocols import protocol_library
+from service.referrals.actors import Actor
+from workflows.loader import ProtocolLibrary
+
+IN_CI = os.environ.get("CI") == "true"
+POSTGRES_URL = os.environ.get(
+    "MAILLAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def missing_server(what: str) -> None:
+    """Outside CI a missing server skips the test; in CI it fails it."""
+    if IN_CI:
+        pytest.fail(f"{what} is not reachable, and CI must test against it")
+    pytest.skip(f"{what} is not reachable")
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    """A new, migrated PostgreSQL database for this test run, dropped afterwards."""
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"maillage_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError:
+        admin.dispose()
+        missing_server(f"PostgreSQL at {POSTGRES_URL}")
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'maillage.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """Each test that uses the database runs once on SQLite and once on PostgreSQL."""
+    url = request.getfixturevalue(f"{request.param}_url")
+    engine = make_engine(url)
+    with Session(engine) as session:
+        seed_needs(session)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose commits are savepoints inside one transaction rolled back at the end."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        with Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
+            yield session
+        transaction.rollback()
+
+
+class Clock:
+    """A clock tests set and move by hand; operations call it for "now"."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    # A Friday afternoon in Montréal: deadlines in business days cross a weekend.
+    return Clock(datetime(2026, 11, 27, 15, 0, tzinfo=UTC))
+
+
+@pytest.fixture(scope="session")
+def protocols() -> ProtocolLibrary:
+    return protocol_library()
+
+
+@dataclass
+class Side:
+    """One organization with a caseworker and a coordinator."""
+
+    organization: Organization
+    caseworker: Actor
+    coordinator: Actor
+
+
+@dataclass
+class Network:
+    shelter: Side
+    womens_centre: Side
+    legal_aid: Side
+
+
+def make_side(session: Session, name: str, now: datetime) -> Side:
+    organization = Organization(name=name, created_at=now)
+    session.add(organization)
+    session.flush()
+    actors = []
+    for role in (Role.CASEWORKER, Role.COORDINATOR):
+        user = User(
+            email=f"{role}@{organization.id}.example.org",
+            name=f"{role} {name}",
+            organization_id=organization.id,
+            role=role,
+            created_at=now,
+        )
+        session.add(user)
+        session.flush()
+        actors.append(Actor(user_id=user.id, organization_id=organization.id, role=role))
+    return Side(organization, *actors)
+
+
+@pytest.fixture
+def network(session: Session, clock: Clock) -> Network:
+    """Three fictional organizations: a women's centre refers to a shelter; legal aid is a bystander."""
+    network = Network(
+        shelter=make_side(session, "Maison Fictive du Phare", clock.now),
+        womens_centre=make_side(session, "Centre de femmes Fictif des Rivières", clock.now),
+        legal_aid=make_side(session, "Aide juridique Fictive", clock.now),
+    )
+    session.commit()
+    return network
+
+
+@pytest.fixture
+def protocols_folder() -> Path:
+    return Path(__file__).resolve().parent.parent / "workflows" / "protocols"
