@@ -54,6 +54,8 @@ def make_engine(url: str, **options: Any) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout."""
     if url.startswith("sqlite"):
         options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+    # Parameters may hold personal data: keep them out of error messages and logs.
+    options.setdefault("hide_parameters", True)
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)

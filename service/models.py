@@ -2,11 +2,16 @@
 
 from service.accounts.models import Role
 from service.accounts.models import User
+from service.accounts.models import UserSession
+from service.audit.models import AuditEntry
 from service.db import Base
 from service.directory.models import Need
 from service.directory.models import Organization
 from service.directory.models import Partnership
+from service.directory.models import PartnershipNote
+from service.directory.models import ReferralAgreement
 from service.directory.models import Service
+from service.links.models import SignedLink
 from service.notifications.models import OutboxMessage
 from service.referrals.models import Consent
 from service.referrals.models import Referral
@@ -14,16 +19,21 @@ from service.referrals.models import ReferralEvent
 from service.referrals.models import ReferralPerson
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "Consent",
     "Need",
     "Organization",
     "OutboxMessage",
     "Partnership",
+    "PartnershipNote",
     "Referral",
+    "ReferralAgreement",
     "ReferralEvent",
     "ReferralPerson",
     "Role",
     "Service",
+    "SignedLink",
     "User",
+    "UserSession",
 ]

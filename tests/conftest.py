@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -21,6 +23,9 @@ from sqlalchemy.orm import Session
 from service import migrate
 from service.accounts.models import Role
 from service.accounts.models import User
+from service.accounts.passwords import hash_password
+from service.app import create_app
+from service.config import settings
 from service.db import make_engine
 from service.directory.models import Organization
 from service.directory.needs import seed_needs
@@ -131,6 +136,11 @@ class Network:
     legal_aid: Side
 
 
+# Hashing with argon2 takes a while on purpose: hash the tests' one password once.
+PASSWORD = "correct horse battery staple"
+PASSWORD_HASH = hash_password(PASSWORD)
+
+
 def make_side(session: Session, name: str, now: datetime) -> Side:
     organization = Organization(name=name, created_at=now)
     session.add(organization)
@@ -142,6 +152,7 @@ def make_side(session: Session, name: str, now: datetime) -> Side:
             name=f"{role} {name}",
             organization_id=organization.id,
             role=role,
+            password_hash=PASSWORD_HASH,
             created_at=now,
         )
         session.add(user)
@@ -165,3 +176,35 @@ def network(session: Session, clock: Clock) -> Network:
 @pytest.fixture
 def protocols_folder() -> Path:
     return Path(__file__).resolve().parent.parent / "workflows" / "protocols"
+
+
+@pytest.fixture
+def app(session: Session, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
+    """The web app on the test database; its requests share the test's rolled-back session."""
+    monkeypatch.setenv("MAILLAGE_ENV", "development")
+    monkeypatch.setenv("MAILLAGE_DATA_DIR", str(tmp_path / "instance"))
+    settings.cache_clear()
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    app.extensions["maillage.sessions"] = lambda: session
+    yield app
+    settings.cache_clear()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def sign_in(client: FlaskClient, actor: Actor, session: Session) -> FlaskClient:
+    """Sign `actor`'s user in on `client`, through the real sign-in form."""
+    email = session.get(User, actor.user_id).email
+    response = client.post("/sign-in", data={"email": email, "password": PASSWORD})
+    assert response.status_code == 302, response.text
+    return client

@@ -36,3 +36,18 @@ class User(Base):
     created_at: Mapped[datetime]
 
     organization: Mapped[Organization | None] = relationship()
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie holds a random token; we keep only its hash."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()

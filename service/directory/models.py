@@ -12,6 +12,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy import Table
 from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -85,6 +86,9 @@ class Partnership(Base):
     second_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
     formal: Mapped[bool] = mapped_column(default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+    first_contact: Mapped[str] = mapped_column(String(200), default="")
+    second_contact: Mapped[str] = mapped_column(String(200), default="")
     review_every_months: Mapped[int] = mapped_column(default=12)
     started_on: Mapped[date | None]
     active: Mapped[bool] = mapped_column(default=True)
@@ -93,7 +97,70 @@ class Partnership(Base):
     first_organization: Mapped[Organization] = relationship(foreign_keys=[first_organization_id])
     second_organization: Mapped[Organization] = relationship(foreign_keys=[second_organization_id])
 
+    notes: Mapped[list[PartnershipNote]] = relationship(
+        back_populates="partnership", order_by="PartnershipNote.at.desc()"
+    )
+
     __table_args__ = (
         # One row per pair, stored in id order, so "A with B" and "B with A" cannot both exist.
         CheckConstraint("first_organization_id < second_organization_id", name="ordered_pair"),
     )
+
+
+# What a partnership can be made of, as the regional table's guide lists them.
+PARTNERSHIP_KINDS = (
+    "referral_protocol",
+    "shared_premises",
+    "co_organized_activities",
+    "yearly_presentation",
+    "team_sessions",
+    "joint_mobilization",
+    "intervention_keys",
+)
+
+
+class PartnershipNote(Base):
+    """A trace of the collaboration, so the tie survives staff turnover."""
+
+    __tablename__ = "partnership_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnerships.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    kind: Mapped[str] = mapped_column(String(32), default="note")
+    at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+
+    partnership: Mapped[Partnership] = relationship(back_populates="notes")
+
+
+class ReferralAgreement(Base):
+    """One version of what two partners agreed for referrals between them.
+
+    The protocol is the template; the agreement picks it and sets its
+    parameters within the protocol's bounds. A new version is a new row; it
+    applies once the other side's coordinator confirms it and its date comes.
+    """
+
+    __tablename__ = "referral_agreements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnerships.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    protocol_name: Mapped[str] = mapped_column(String(64))
+    urgent_protocol_name: Mapped[str] = mapped_column(String(64), default="urgent")
+    parameters: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    first_contact: Mapped[str] = mapped_column(String(200), default="")
+    second_contact: Mapped[str] = mapped_column(String(200), default="")
+    information_needed: Mapped[str] = mapped_column(Text, default="")
+    effective_on: Mapped[date]
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    proposed_by_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    proposed_at: Mapped[datetime]
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None]
+
+    partnership: Mapped[Partnership] = relationship()
+
+    __table_args__ = (UniqueConstraint("partnership_id", "version"),)

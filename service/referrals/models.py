@@ -34,6 +34,7 @@ class Referral(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     protocol_name: Mapped[str] = mapped_column(String(64))
     protocol_version: Mapped[int]
+    agreement_id: Mapped[int | None] = mapped_column(ForeignKey("referral_agreements.id"))
     parameters: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     urgent: Mapped[bool] = mapped_column(default=False)
     sender_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)

@@ -1,0 +1,76 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from service import extensions
+from service.config import Settings
+from service.config import settings
+from service.web import database
+from service.web import errors
+from service.web import templating
+from service.web.locale import remember_choice
+from service.web.locale import select_locale
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The Maillage web app, configured from `MAILLAGE_*` variables, then `test_config`."""
+    config = settings()
+    app = Flask(__name__, template_folder=str(ROOT / "templates"))
+    development = config.env == "development"
+    app.config.from_mapping(
+        SECRET_KEY=config.secret_key or _secret_key(config),
+        DATABASE_URL=config.resolved_database_url(),
+        SESSION_COOKIE_NAME="maillage_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not development,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        BABEL_DEFAULT_LOCALE="fr",
+        BABEL_DEFAULT_TIMEZONE="America/Montreal",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "service" / "translations"),
+        RATELIMIT_STORAGE_URI=config.ratelimit_storage_url,
+        PUBLIC_BASE_URL=config.base_url,
+    )
+    if test_config:
+        app.config.update(test_config)
+
+    database.init_app(app)
+    extensions.babel.init_app(app, locale_selector=select_locale)
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    extensions.login_manager.init_app(app)
+    extensions.login_manager.login_view = "auth.sign_in"
+    extensions.login_manager.login_message = None
+    app.after_request(remember_choice)
+    errors.register(app)
+    templating.register(app)
+
+    from service.accounts.views import blueprint as auth
+    from service.directory.views import blueprint as directory
+    from service.links.views import blueprint as links
+    from service.referrals.views import blueprint as referrals
+
+    for blueprint in (auth, directory, links, referrals):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _secret_key(config: Settings) -> str:
+    """The embedded default's key: made once, kept in the data folder, never in the code."""
+    if config.env != "development":
+        raise RuntimeError("MAILLAGE_SECRET_KEY must be set outside development (MAILLAGE_ENV=development)")
+    path = config.data_dir / "secret_key"
+    if not path.exists():
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()

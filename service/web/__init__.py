@@ -1,0 +1,1 @@
+"""What every page shares: the request's database session, language, errors."""

@@ -1,0 +1,81 @@
+"""Every error a person can meet, as a friendly page in her language with a reference code.
+
+Domain errors are mapped here, once: pages never show a stack trace, an
+exception's text, or anything about the woman.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+
+from flask import Flask
+from flask import render_template
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from service.errors import NotAllowed
+from service.errors import ReferralNotFound
+
+log = logging.getLogger(__name__)
+
+FALLBACK_PAGE = """<!doctype html><html lang="fr"><meta charset="utf-8"><title>Maillage</title>
+<h1>Une erreur est survenue / Something went wrong</h1>
+<p>Réessayez plus tard. / Try again later.</p><p>Référence / Reference: {code}</p></html>"""
+
+
+def _messages() -> dict[int, tuple[str, str]]:
+    return {
+        400: (_("This request could not be understood"), _("Go back and try again.")),
+        403: (_("You may not do this"), _("Your role does not allow this action.")),
+        404: (_("Page not found"), _("This page does not exist, or you may not see it.")),
+        405: (_("This action is not possible here"), _("Go back and try again.")),
+        409: (_("This changed in the meantime"), _("Reload the page to see where it stands.")),
+        429: (_("Too many attempts"), _("Wait a few minutes, then try again.")),
+        500: (_("Something went wrong on our side"), _("Nothing you did caused this. Try again later.")),
+    }
+
+
+def error_page(status: int, detail: str | None = None, cause: Exception | None = None) -> tuple[str, int]:
+    """The error page for `status`; its reference code is logged so support can find the cause."""
+    code = secrets.token_hex(4).upper()
+    if cause is None:
+        log.info("error %s shown, reference %s", status, code)
+    else:
+        # The type and the place, never the message: a message may quote submitted data.
+        frame = traceback.extract_tb(cause.__traceback__)[-1]
+        where = f"{frame.filename}:{frame.lineno}"
+        log.error("error %s, reference %s: %s at %s", status, code, type(cause).__name__, where)
+    try:
+        title, hint = _messages().get(status, _messages()[500])
+        page = render_template(
+            "errors/error.html", status=status, title=title, hint=detail or hint, code=code
+        )
+    except Exception as error:
+        log.error("error page %s failed, reference %s: %s", status, code, type(error).__name__)
+        page = FALLBACK_PAGE.format(code=code)
+    return page, status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error: CSRFError) -> tuple[str, int]:
+        return error_page(400, _("The form expired. Go back, reload the page and send it again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        return error_page(error.code or 500)
+
+    @app.errorhandler(ReferralNotFound)
+    def not_found(_error: ReferralNotFound) -> tuple[str, int]:
+        return error_page(404)
+
+    @app.errorhandler(NotAllowed)
+    def not_allowed(_error: NotAllowed) -> tuple[str, int]:
+        return error_page(403)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[str, int]:
+        return error_page(500, cause=error)

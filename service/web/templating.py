@@ -1,0 +1,37 @@
+"""Helpers the templates call: the menu for the signed-in person, form accessibility."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import Field
+
+
+def main_menu() -> list[tuple[str, str]]:
+    """(endpoint, label) of the pages this person may use, in menu order."""
+    items = [("referrals.dashboard", _("My referrals"))]
+    if not current_user.is_regional_admin:
+        items += [("referrals.new", _("New referral")), ("referrals.inbox", _("Received"))]
+    return items
+
+
+def described_by(field: Field, hint: str | None = None, group: bool = False) -> dict[str, str]:
+    """Attributes tying a field (or, with `group`, its fieldset) to its hint and errors."""
+    ids = [f"{field.id}-hint"] if hint else []
+    ids += [f"{field.id}-error-{i}" for i in range(1, len(field.errors) + 1)]
+    attributes = {"aria-describedby": " ".join(ids)} if ids else {}
+    if field.errors and not group:
+        attributes["aria-invalid"] = "true"
+    return attributes
+
+
+def current_locale() -> str:
+    return get_locale().language if get_locale() else "fr"
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        main_menu=main_menu, described_by=described_by, current_locale=current_locale
+    )

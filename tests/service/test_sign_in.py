@@ -1,0 +1,49 @@
+"""Signing in and out, and what a stranger sees."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from service.accounts.models import User
+from service.accounts.models import UserSession
+from tests.conftest import PASSWORD
+from tests.conftest import sign_in
+
+
+def test_pages_ask_strangers_to_sign_in(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/sign-in")
+
+
+def test_the_sign_in_page_speaks_french_by_default_and_english_on_request(client):
+    assert "<h1>Connexion</h1>" in client.get("/sign-in").text or 'lang="fr"' in client.get("/sign-in").text
+    english = client.get("/sign-in?lang=en")
+    assert 'lang="en"' in english.text
+    assert 'lang="en"' in client.get("/sign-in").text  # the choice is remembered
+
+
+def test_a_wrong_password_says_so_without_saying_which_part(client, network, session):
+    email = session.get(User, network.shelter.caseworker.user_id).email
+    response = client.post("/sign-in", data={"email": email, "password": "wrong password!"})
+    assert response.status_code == 200
+    assert "error-summary" in response.text
+    unknown = client.post("/sign-in", data={"email": "nobody@example.org", "password": "wrong password!"})
+    assert unknown.text.count("error-summary") == response.text.count("error-summary")
+
+
+def test_signing_in_starts_a_server_side_session_and_signing_out_ends_it(client, network, session):
+    sign_in(client, network.shelter.caseworker, session)
+    assert client.get("/").status_code == 200
+    row = session.scalar(select(UserSession).where(UserSession.user_id == network.shelter.caseworker.user_id))
+    assert row.ended_at is None
+    client.post("/sign-out")
+    assert row.ended_at is not None
+    assert client.get("/").status_code == 302
+
+
+def test_a_deactivated_user_is_signed_out_at_once(client, network, session):
+    sign_in(client, network.shelter.caseworker, session)
+    session.get(User, network.shelter.caseworker.user_id).active = False
+    session.commit()
+    assert client.get("/").status_code == 302
