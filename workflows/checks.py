@@ -74,6 +74,9 @@ def _check_transitions(protocol: ProtocolFile, templates: Collection[str]) -> It
     seen: dict[tuple[str, str], list[frozenset[str]]] = defaultdict(list)
     for i, transition in enumerate(protocol.transitions):
         path = f"transitions[{i}]"
+        if transition.trigger == "state":
+            # `transitions` refuses a trigger named like the model's state attribute.
+            yield f"{path}.trigger", "'state' is reserved for the referral's state; choose another name"
         for source in sources(transition.source):
             if source not in protocol.states:
                 yield f"{path}.from", _one_of("state", source, protocol.states)
@@ -124,6 +127,8 @@ def _check_deadlines(protocol: ProtocolFile, templates: Collection[str]) -> Iter
 
 
 def _check_graph(protocol: ProtocolFile) -> Iterator[Finding]:
+    if protocol.initial not in protocol.states:
+        return  # already reported; every state would also read as unreachable
     exits: dict[str, set[str]] = defaultdict(set)
     for transition in protocol.transitions:
         for source in sources(transition.source):

@@ -62,10 +62,14 @@ class Duration:
 
     def after(self, start: datetime) -> datetime:
         """The moment this long after `start` (an aware datetime); returned in UTC."""
+        if start.tzinfo is None:
+            raise ValueError("naive datetime: give `start` a time zone (the clock gives UTC)")
+        # Minutes and hours are elapsed time: add them in UTC, since adding to a
+        # local aware datetime moves its wall clock and loses or gains the DST hour.
         if self.unit == "minutes":
-            return (start + timedelta(minutes=self.amount)).astimezone(UTC)
+            return start.astimezone(UTC) + timedelta(minutes=self.amount)
         if self.unit == "hours":
-            return (start + timedelta(hours=self.amount)).astimezone(UTC)
+            return start.astimezone(UTC) + timedelta(hours=self.amount)
         local = start.astimezone(TIME_ZONE)
         day = local.date()
         if self.unit == "days":

@@ -57,7 +57,11 @@ def parse(text: str, file: str, templates: Collection[str]) -> Protocol:
     try:
         spec = ProtocolFile.model_validate(data)
     except ValidationError as error:
-        problems += [_located(file, root, list(e["loc"]), _plain(e)) for e in error.errors()]
+        for e in error.errors():
+            problem = _located(file, root, list(e["loc"]), _plain(e))
+            # A field that may be a name or a list fails once per form: say it once.
+            if not any(p.path == problem.path and p.line == problem.line for p in problems):
+                problems.append(problem)
         raise ProtocolError(problems) from None
     problems += [
         _located(file, root, _split(path), message) for path, message in check_protocol(spec, templates)
@@ -146,6 +150,11 @@ def _plain(error: dict) -> str:
         return "unknown key"
     if kind == "missing":
         return "required but missing"
+    if kind == "string_pattern_mismatch":
+        return "use lowercase letters, digits and underscores, starting with a letter"
+    # pydantic names the branch of a union it tried; our only union is `from`.
+    if any(part == "str" or str(part).startswith("list[") for part in error["loc"]):
+        return "must be a name or a list of names"
     return str(error["msg"]).removeprefix("Value error, ")
 
 

@@ -234,18 +234,21 @@ class Protocol:
             resolved[name] = str(duration)
         for name, spec in self.spec.parameters.items():
             resolved.setdefault(name, spec.default)
-        self._check_step_order(resolved)
+        self._check_step_order(resolved, chosen=values)
         return resolved
 
-    def _check_step_order(self, parameters: Mapping[str, str]) -> None:
+    def _check_step_order(self, parameters: Mapping[str, str], chosen: Mapping[str, str]) -> None:
         for name, state in self.states.items():
             steps = state.deadline.steps if state.deadline else []
             for before, after in pairwise(steps):
-                if self.duration(after.after, parameters) <= self.duration(before.after, parameters):
-                    raise ParameterError(
-                        after.after,
-                        f"in state {name!r} the {after.kind} must come after the {before.kind}",
-                    )
+                early, late = self.duration(before.after, parameters), self.duration(after.after, parameters)
+                if late > early:
+                    continue
+                # Blame a parameter the agreement set, rather than one left at its default.
+                named = [s.after for s in (after, before) if s.after in self.spec.parameters]
+                blamed = next((n for n in named if n in chosen), named[0] if named else after.after)
+                order = f"the {after.kind} ({late}) must come after the {before.kind} ({early})"
+                raise ParameterError(blamed, f"in state {name!r} {order}")
 
 
 def _party_may(parties: frozenset[str]) -> Callable[[EventData], bool]:

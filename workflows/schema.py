@@ -6,11 +6,13 @@ states, parties and templates it names make sense is `checks.py`'s job.
 
 from __future__ import annotations
 
+from typing import Annotated
 from typing import Literal
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
+from pydantic import StringConstraints
 from pydantic import field_validator
 
 from workflows.durations import Duration
@@ -96,5 +98,6 @@ class ProtocolFile(Strict):
     initial: str
     parameters: dict[str, ParameterSpec] = {}
     reasons: dict[str, dict[str, Reason]] = {}
-    states: dict[str, StateSpec] = Field(min_length=1)
+    # Named like triggers: `transitions` reads a state named '*' or '=' as a wildcard.
+    states: dict[Annotated[str, StringConstraints(pattern=NAME)], StateSpec] = Field(min_length=1)
     transitions: list[TransitionSpec] = Field(min_length=1)

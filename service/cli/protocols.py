@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from service.protocols import protocol_library
+from workflows.diagram import mermaid
+from workflows.diagram import svg
 from workflows.errors import ProtocolError
 from workflows.errors import ProtocolNotFound
 from workflows.loader import ProtocolLibrary
@@ -47,6 +49,26 @@ def list_() -> None:
 def show(name: str, version: int | None, language: str) -> None:
     """States, deadlines, transitions and notifications of protocol NAME."""
     click.echo(describe(_get(name, version), language))
+
+
+@protocols.command()
+@click.argument("name")
+@click.option("--format", "format_", type=click.Choice(["mermaid", "svg"]), default="mermaid", show_default=True)
+@click.option("--version", "version", type=int, help="A given version; the newest by default.")
+@click.option("--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+def diagram(name: str, format_: str, version: int | None, language: str, output: Path | None) -> None:
+    """A picture of protocol NAME: Mermaid text, or a standalone SVG."""
+    protocol = _get(name, version)
+    picture = mermaid(protocol, language) if format_ == "mermaid" else svg(protocol, language)
+    if output is None:
+        click.echo(picture)
+        return
+    try:
+        output.write_text(picture, encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot write {output}: {error.strerror}") from None
+    click.echo(f"Wrote {output}.")
 
 
 def _library() -> ProtocolLibrary:

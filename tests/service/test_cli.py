@@ -93,3 +93,21 @@ def test_db_upgrade_on_an_unreachable_database_says_so(runner, monkeypatch):
     assert result.exit_code == 1
     assert "could not be upgraded" in result.output
     assert "Traceback" not in result.output
+
+
+def test_diagram_draws_mermaid_and_svg(runner, tmp_path):
+    drawn = runner.invoke(main, ["protocols", "diagram", "standard", "--format", "mermaid"])
+    assert drawn.exit_code == 0
+    assert "stateDiagram-v2" in drawn.output
+    assert 'state "Envoyé" as sent' in drawn.output
+    target = tmp_path / "standard.svg"
+    written = runner.invoke(
+        main, ["protocols", "diagram", "urgent", "--format", "svg", "--language", "en", "-o", str(target)]
+    )
+    assert written.exit_code == 0
+    picture = target.read_text(encoding="utf-8")
+    assert "<svg" in picture
+    assert "Urgent referral" in picture
+    unknown = runner.invoke(main, ["protocols", "diagram", "nope"])
+    assert unknown.exit_code == 1
+    assert "no protocol named nope" in unknown.output
