@@ -53,7 +53,9 @@ def show(name: str, version: int | None, language: str) -> None:
 
 @protocols.command()
 @click.argument("name")
-@click.option("--format", "format_", type=click.Choice(["mermaid", "svg"]), default="mermaid", show_default=True)
+@click.option(
+    "--format", "format_", type=click.Choice(["mermaid", "svg"]), default="mermaid", show_default=True
+)
 @click.option("--version", "version", type=int, help="A given version; the newest by default.")
 @click.option("--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")

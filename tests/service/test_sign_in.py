@@ -6,7 +6,6 @@ from sqlalchemy import select
 
 from service.accounts.models import User
 from service.accounts.models import UserSession
-from tests.conftest import PASSWORD
 from tests.conftest import sign_in
 
 
