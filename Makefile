@@ -5,11 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench messages
 
-run: $(STAMP)  ## Set up the embedded database and show the shipped protocols
-	$(BIN)/maillage db upgrade
-	$(BIN)/maillage protocols list
+run: $(STAMP)  ## Start Maillage with the demo network on the embedded SQLite database
+	$(BIN)/maillage demo
+	$(BIN)/maillage run
 
 test: $(STAMP)  ## Run the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/pytest
@@ -26,3 +26,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
+
+messages: $(STAMP)  ## Extract the strings to translate and merge them into the French catalog
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o service/translations/messages.pot --no-location --sort-output .
+	if [ -f service/translations/fr/LC_MESSAGES/messages.po ]; then \
+	  $(BIN)/pybabel update -i service/translations/messages.pot -d service/translations -l fr --no-fuzzy-matching; \
+	else \
+	  $(BIN)/pybabel init -i service/translations/messages.pot -d service/translations -l fr; \
+	fi

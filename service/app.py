@@ -15,6 +15,8 @@ from service.config import settings
 from service.web import database
 from service.web import errors
 from service.web import templating
+from service.web.catalogs import TRANSLATIONS
+from service.web.catalogs import compile_catalogs
 from service.web.locale import remember_choice
 from service.web.locale import select_locale
 
@@ -36,13 +38,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         BABEL_DEFAULT_LOCALE="fr",
         BABEL_DEFAULT_TIMEZONE="America/Montreal",
-        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "service" / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
         RATELIMIT_STORAGE_URI=config.ratelimit_storage_url,
         PUBLIC_BASE_URL=config.base_url,
     )
     if test_config:
         app.config.update(test_config)
 
+    compile_catalogs()
     database.init_app(app)
     extensions.babel.init_app(app, locale_selector=select_locale)
     extensions.csrf.init_app(app)

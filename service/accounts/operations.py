@@ -1,19 +1,75 @@
-"""Signing in and out: who may, and the server-side session that results."""
+"""Accounts: creating them, signing in and out, and the server-side session that results."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 
+from email_validator import EmailNotValidError
+from email_validator import validate_email
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.accounts.models import Role
 from service.accounts.models import User
 from service.accounts.models import UserSession
+from service.accounts.passwords import hash_password
+from service.accounts.passwords import password_problem
 from service.accounts.passwords import verify_password
 from service.clock import Clock
 from service.clock import utcnow
+from service.directory.models import Organization
+
+
+class AccountProblem(ValueError):
+    """A new account was refused; the message says what to change."""
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    organization_id: int | None,
+    password: str,
+    language: str = "fr",
+    clock: Clock = utcnow,
+) -> User:
+    """A new active account. Everyone but the regional admin belongs to one organization."""
+    try:
+        address = validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise AccountProblem(f"{email!r} is not a usable email address: {error}") from None
+    if role not in set(Role):
+        known = ", ".join(Role)
+        raise AccountProblem(f"there is no role {role!r}; the roles are: {known}")
+    if role == Role.REGIONAL_ADMIN and organization_id is not None:
+        raise AccountProblem("a regional admin belongs to no organization: leave the organization out")
+    if role != Role.REGIONAL_ADMIN and organization_id is None:
+        raise AccountProblem(f"a {role} belongs to an organization: name it")
+    if organization_id is not None and session.get(Organization, organization_id) is None:
+        raise AccountProblem(f"there is no organization {organization_id}")
+    if session.scalar(select(User.id).where(func.lower(User.email) == address.lower())) is not None:
+        raise AccountProblem(f"an account with the email {address} already exists")
+    problem = password_problem(password)
+    if problem is not None:
+        raise AccountProblem(f"the password is too weak: {problem}")
+    if language not in ("fr", "en"):
+        raise AccountProblem(f"the language must be fr or en, not {language!r}")
+    user = User(
+        email=address,
+        name=name.strip() or address.split("@")[0],
+        organization_id=organization_id,
+        role=role,
+        password_hash=hash_password(password),
+        language=language,
+        created_at=clock(),
+    )
+    session.add(user)
+    session.commit()
+    return user
 
 
 def token_hash(token: str) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import click
 
 from service.cli.db import db
+from service.cli.demo import demo
 from service.cli.protocols import protocols
+from service.cli.run import run
+from service.cli.users import users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,4 +17,7 @@ def main() -> None:
 
 
 main.add_command(db)
+main.add_command(demo)
 main.add_command(protocols)
+main.add_command(run)
+main.add_command(users)

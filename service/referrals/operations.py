@@ -10,17 +10,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
+from service.accounts.models import Role
+from service.audit.operations import audit
 from service.clock import Clock
 from service.clock import utcnow
 from service.directory.models import Need
+from service.directory.models import Organization
 from service.errors import ConcurrentUpdate
+from service.errors import GuardFailed
+from service.errors import InvalidTransition
 from service.errors import NotAllowed
-from service.errors import ReferralError
 from service.errors import ReferralNotFound
 from service.notifications.models import OutboxMessage
 from service.referrals.actors import Actor
@@ -30,6 +34,13 @@ from service.referrals.models import ReferralEvent
 from service.referrals.models import ReferralPerson
 from workflows.loader import ProtocolLibrary
 from workflows.protocol import Notification
+
+# Who opens referrals and prepares them (needs, partner, her details, consent): a
+# partner contact answers referrals, the regional admin sees only figures.
+MAY_OPEN = frozenset({Role.CASEWORKER, Role.COORDINATOR})
+# A transition that needs a target organization hands the woman over to it: firing it
+# opens a linked draft to that organization (see `fire`).
+REDIRECT_GUARD = "target_organization_given"
 
 
 @dataclass(frozen=True)
@@ -56,10 +67,19 @@ def open_referral(
     need_codes: Iterable[str] = (),
     urgent: bool = False,
     person: PersonDetails | None = None,
+    agreement_id: int | None = None,
     clock: Clock = utcnow,
 ) -> Referral:
-    """Start a referral as a draft of the newest version of `protocol_name`."""
-    if actor.organization_id is None or actor.organization_id == receiver_organization_id:
+    """Start a referral as a draft of the newest version of `protocol_name`.
+
+    `agreement_id` names the referral agreement between the two organizations
+    whose protocol and parameters the referral follows, if any.
+    """
+    if (
+        actor.organization_id is None
+        or actor.organization_id == receiver_organization_id
+        or actor.role not in MAY_OPEN
+    ):
         raise NotAllowed("open", frozenset())
     protocol = protocols.get(protocol_name)
     resolved = protocol.resolve_parameters(parameters or {})
@@ -67,6 +87,7 @@ def open_referral(
     referral = Referral(
         protocol_name=protocol.name,
         protocol_version=protocol.version,
+        agreement_id=agreement_id,
         parameters=resolved,
         urgent=urgent,
         sender_organization_id=actor.organization_id,
@@ -144,7 +165,14 @@ def fire(
     expected_version: int | None = None,
     clock: Clock = utcnow,
 ) -> Referral:
-    """Move a referral by `trigger`: state, event-log row, outbox rows and next deadline, in one commit."""
+    """Move a referral by `trigger`: state, event-log row, outbox rows and next deadline, in one commit.
+
+    A transition that needs a target organization (the `target_organization_given`
+    guard: a redirect) also opens, in the same commit, a linked draft to that
+    organization; see `_open_redirected`. A target organization given to any
+    transition (a redirect, or the other resource a decline suggests) must
+    exist and be neither of the referral's two organizations.
+    """
     try:
         referral = _lock(session, referral_id, actor)
         if expected_version is not None and referral.version != expected_version:
@@ -162,10 +190,14 @@ def fire(
             parameters=referral.parameters,
             target_organization=target_organization_id,
         )
+        if target_organization_id is not None:
+            # After the protocol's own checks, which say first why an action is refused;
+            # a refusal here rolls back the state the machine has just set.
+            _check_target(session, referral, trigger, target_organization_id)
         referral.state_entered_at = now
         referral.deadline_step = 0
         referral.due_at = outcome.due_at
-        event = _log(
+        event_id = _log(
             session,
             referral,
             kind="transition",
@@ -178,17 +210,14 @@ def fire(
             reason_code=reason,
             target_organization_id=target_organization_id,
         )
-        _notify(session, referral, event, outcome.notifications, now)
+        _notify(session, referral, event_id, outcome.notifications, now)
+        if REDIRECT_GUARD in outcome.transition.guards and target_organization_id is not None:
+            _open_redirected(session, protocols, referral, actor, target_organization_id, now)
         session.commit()
-    except (StaleDataError, OperationalError) as error:
+    except Exception as error:
         session.rollback()
-        # SQLite answers a competing writer with "database is locked"; any other
-        # operational error is not ours to disguise.
-        if isinstance(error, OperationalError) and "locked" not in str(error):
-            raise
-        raise ConcurrentUpdate(referral_id) from error
-    except ReferralError:
-        session.rollback()
+        if _is_contention(error):
+            raise ConcurrentUpdate(referral_id) from error
         raise
     return referral
 
@@ -202,34 +231,40 @@ def run_due_deadline(
     sweep that runs twice, or two sweeps at once, act once.
     """
     system = Actor.system()
-    referral = _lock(session, referral_id, system)
-    now = clock()
-    if referral.due_at is None or referral.due_at > now:
-        session.rollback()
-        return False
-    protocol = protocols.get(referral.protocol_name, referral.protocol_version)
-    step = protocol.deadline_step(referral.state, referral.deadline_step)
-    if step is None:
-        referral.due_at = None
+    try:
+        referral = _lock(session, referral_id, system)
+        now = clock()
+        if referral.due_at is None or referral.due_at > now:
+            session.rollback()
+            return False
+        protocol = protocols.get(referral.protocol_name, referral.protocol_version)
+        step = protocol.deadline_step(referral.state, referral.deadline_step)
+        if step is None:
+            referral.due_at = None
+            session.commit()
+            return False
+        referral.deadline_step += 1
+        referral.due_at = protocol.due_at(
+            referral.state, referral.state_entered_at, referral.deadline_step, referral.parameters
+        )
+        event_id = _log(
+            session,
+            referral,
+            kind=step.kind,
+            trigger=None,
+            from_state=referral.state,
+            actor=system,
+            party="system",
+            at=now,
+        )
+        notifications = tuple(Notification(n.template, n.to) for n in step.notify)
+        _notify(session, referral, event_id, notifications, now)
         session.commit()
-        return False
-    referral.deadline_step += 1
-    referral.due_at = protocol.due_at(
-        referral.state, referral.state_entered_at, referral.deadline_step, referral.parameters
-    )
-    event = _log(
-        session,
-        referral,
-        kind=step.kind,
-        trigger=None,
-        from_state=referral.state,
-        actor=system,
-        party="system",
-        at=now,
-    )
-    notifications = tuple(Notification(n.template, n.to) for n in step.notify)
-    _notify(session, referral, event, notifications, now)
-    session.commit()
+    except Exception as error:
+        session.rollback()
+        if _is_contention(error):
+            raise ConcurrentUpdate(referral_id) from error
+        raise
     return True
 
 
@@ -237,6 +272,217 @@ def due_referral_ids(session: Session, now: datetime, limit: int = 500) -> list[
     """Referrals whose next deadline step has come, oldest first (an index scan on `due_at`)."""
     query = select(Referral.id).where(Referral.due_at <= now).order_by(Referral.due_at).limit(limit)
     return list(session.scalars(query))
+
+
+def update_draft(
+    session: Session,
+    protocols: ProtocolLibrary,
+    referral_id: int,
+    actor: Actor,
+    *,
+    receiver_organization_id: int,
+    protocol_name: str,
+    parameters: dict[str, str] | None = None,
+    need_codes: Iterable[str] = (),
+    urgent: bool = False,
+    person: PersonDetails | None = None,
+    agreement_id: int | None = None,
+    expected_version: int | None = None,
+    clock: Clock = utcnow,
+) -> Referral:
+    """Change what a draft says before it is sent; only its sending side may, only while a draft.
+
+    The change is logged as an "edited" event. Choosing another receiving
+    organization withdraws the consent recorded so far: she agreed to share
+    with the first one, and Law 25 consent names its recipient.
+    """
+    protocol = protocols.get(protocol_name)
+    resolved = protocol.resolve_parameters(parameters or {})
+    try:
+        referral = _lock(session, referral_id, actor)
+        parties = actor.parties(referral)
+        if "sender" not in parties or actor.role not in MAY_OPEN:
+            raise NotAllowed("edit", parties)
+        current = protocols.get(referral.protocol_name, referral.protocol_version)
+        if referral.state != current.initial:
+            raise InvalidTransition("edit", referral.state)
+        if expected_version is not None and referral.version != expected_version:
+            raise ConcurrentUpdate(referral_id)
+        if receiver_organization_id == referral.sender_organization_id:
+            raise NotAllowed("edit", parties)
+        now = clock()
+        if receiver_organization_id != referral.receiver_organization_id:
+            for consent in referral.consents:
+                if consent.withdrawn_at is None:
+                    consent.withdrawn_at = now
+        referral.receiver_organization_id = receiver_organization_id
+        referral.protocol_name = protocol.name
+        referral.protocol_version = protocol.version
+        referral.agreement_id = agreement_id
+        referral.parameters = resolved
+        referral.urgent = urgent
+        referral.needs = list(session.scalars(select(Need).where(Need.code.in_(list(need_codes)))))
+        referral.due_at = protocol.due_at(
+            protocol.initial, referral.state_entered_at, referral.deadline_step, resolved
+        )
+        stored = session.get(ReferralPerson, referral.id)
+        details = (person or PersonDetails()).__dict__
+        if stored is None:
+            session.add(ReferralPerson(referral_id=referral.id, **details))
+        else:
+            for name, value in details.items():
+                setattr(stored, name, value)
+        _log(
+            session,
+            referral,
+            kind="edited",
+            trigger=None,
+            from_state=referral.state,
+            actor=actor,
+            party="sender",
+            at=now,
+        )
+        session.commit()
+    except Exception as error:
+        session.rollback()
+        if _is_contention(error):
+            raise ConcurrentUpdate(referral_id) from error
+        raise
+    return referral
+
+
+def parties_seeing(session: Session, referral: Referral, actor: Actor) -> frozenset[str]:
+    """The parties `actor` stands for on `referral` as far as seeing it goes (none: a 404).
+
+    The receiving organization sees a referral only once it was sent: a draft,
+    or a draft discarded unsent, was never shared with it.
+    """
+    parties = actor.parties(referral)
+    if parties & {"receiver", "receiver_coordinator"} and not was_sent(session, referral.id):
+        return frozenset()
+    return parties
+
+
+SHARING_TRIGGER = "send"
+
+
+def was_sent(session: Session, referral_id: int) -> bool:
+    """Whether the referral was ever sent, i.e. shared with its receiving organization."""
+    query = select(ReferralEvent.id).where(
+        ReferralEvent.referral_id == referral_id, ReferralEvent.trigger == SHARING_TRIGGER
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def read_person(
+    session: Session,
+    referral_id: int,
+    actor: Actor,
+    *,
+    signed_link_id: int | None = None,
+    clock: Clock = utcnow,
+) -> PersonDetails | None:
+    """The woman's details for someone who may see them, with the read audited ("person.read").
+
+    Her sending organization always may; the receiving one while a consent is
+    valid (her consent is what lets it know her). None when there is nothing
+    to show; ReferralNotFound for anyone else, the regional admin included.
+    """
+    referral = session.get(Referral, referral_id)
+    parties = parties_seeing(session, referral, actor) if referral is not None else frozenset()
+    if not parties - {"system"}:
+        raise ReferralNotFound(referral_id)
+    now = clock()
+    if "sender" not in parties and not referral.has_valid_consent(now):
+        return None
+    stored = session.scalar(select(ReferralPerson).where(ReferralPerson.referral_id == referral_id))
+    if stored is None:
+        return None
+    audit(session, "person.read", actor, now, referral_id=referral_id, signed_link_id=signed_link_id)
+    session.commit()
+    return _details(stored)
+
+
+def linked_referral_ids(session: Session, referral_id: int) -> list[int]:
+    """The referrals opened by redirecting this one, oldest first."""
+    query = select(Referral.id).where(Referral.redirected_from_id == referral_id).order_by(Referral.id)
+    return list(session.scalars(query))
+
+
+def _details(person: ReferralPerson) -> PersonDetails:
+    return PersonDetails(
+        name=person.name,
+        phone=person.phone,
+        email=person.email,
+        language=person.language,
+        contact_preferences=person.contact_preferences,
+        safety_constraints=person.safety_constraints,
+        notes=person.notes,
+    )
+
+
+def _check_target(session: Session, referral: Referral, trigger: str, organization_id: int) -> None:
+    if organization_id in (
+        referral.sender_organization_id,
+        referral.receiver_organization_id,
+    ) or not session.get(Organization, organization_id):
+        raise GuardFailed(trigger, REDIRECT_GUARD)
+
+
+def _open_redirected(
+    session: Session,
+    protocols: ProtocolLibrary,
+    original: Referral,
+    actor: Actor,
+    organization_id: int,
+    now: datetime,
+) -> Referral:
+    """A draft to the organization a referral was redirected to, in the redirect's transaction.
+
+    The sender stays the original sending organization (her caseworker owns the
+    relationship with the woman) and must record a new consent before sending:
+    consent names its recipient, so none is copied. The needs and her details
+    are; the protocol is the same one, in its newest version.
+    """
+    protocol = protocols.get(original.protocol_name)
+    parameters = protocol.resolve_parameters({})
+    linked = Referral(
+        protocol_name=protocol.name,
+        protocol_version=protocol.version,
+        parameters=parameters,
+        urgent=original.urgent,
+        sender_organization_id=original.sender_organization_id,
+        receiver_organization_id=organization_id,
+        created_by_id=original.created_by_id,
+        redirected_from_id=original.id,
+        state=protocol.initial,
+        state_entered_at=now,
+        deadline_step=0,
+        due_at=protocol.due_at(protocol.initial, now, 0, parameters),
+        last_seq=1,
+        created_at=now,
+    )
+    linked.needs = list(original.needs)
+    session.add(linked)
+    session.flush()
+    person = session.scalar(select(ReferralPerson).where(ReferralPerson.referral_id == original.id))
+    if person is not None:
+        session.add(ReferralPerson(referral_id=linked.id, **_details(person).__dict__))
+        audit(session, "person.copied", actor, now, referral_id=original.id)
+    session.add(
+        ReferralEvent(
+            referral_id=linked.id,
+            seq=1,
+            kind="opened",
+            to_state=linked.state,
+            actor_user_id=None,
+            actor_party="system",
+            at=now,
+            # Stored in the network's language; the pages say it in the reader's.
+            comment=f"Ouvert par la redirection du référencement n° {original.id}.",
+        )
+    )
+    return linked
 
 
 def _lock(session: Session, referral_id: int, actor: Actor) -> Referral:
@@ -267,47 +513,70 @@ def _log(
     comment: str | None = None,
     reason_code: str | None = None,
     target_organization_id: int | None = None,
-) -> ReferralEvent:
+) -> int:
+    """Append the referral's next event-log row; returns its id."""
     referral.last_seq += 1
-    event = ReferralEvent(
-        referral_id=referral.id,
-        seq=referral.last_seq,
-        kind=kind,
-        trigger=trigger,
-        from_state=from_state,
-        to_state=referral.state,
-        actor_user_id=actor.user_id,
-        actor_party=party,
-        at=at,
-        comment=comment,
-        reason_code=reason_code,
-        target_organization_id=target_organization_id,
-    )
-    session.add(event)
-    return event
+    # A plain INSERT rather than the unit of work: these rows are only ever
+    # appended, and this is the hot path of every action (bench/transitions.py).
+    row = {
+        "referral_id": referral.id,
+        "seq": referral.last_seq,
+        "kind": kind,
+        "trigger": trigger,
+        "from_state": from_state,
+        "to_state": referral.state,
+        "actor_user_id": actor.user_id,
+        "actor_party": party,
+        "at": at,
+        "comment": comment,
+        "reason_code": reason_code,
+        "target_organization_id": target_organization_id,
+    }
+    return session.execute(insert(ReferralEvent).returning(ReferralEvent.id), [row]).scalar_one()
 
 
 def _notify(
     session: Session,
     referral: Referral,
-    event: ReferralEvent,
+    event_id: int,
     notifications: Iterable[Notification],
     now: datetime,
 ) -> None:
+    """Queue the protocol's messages in the outbox, in the caller's transaction."""
+    rows = []
     for notification in notifications:
         side = "sender" if notification.to.startswith("sender") else "receiver"
-        organization_id = (
-            referral.sender_organization_id if side == "sender" else referral.receiver_organization_id
+        rows.append(
+            {
+                "dedupe_key": ":".join(
+                    (
+                        "referral",
+                        str(referral.id),
+                        str(referral.last_seq),
+                        notification.template,
+                        notification.to,
+                    )
+                ),
+                "template": notification.template,
+                "referral_id": referral.id,
+                "event_id": event_id,
+                "recipient_party": notification.to,
+                "recipient_organization_id": getattr(referral, f"{side}_organization_id"),
+                "created_at": now,
+                "available_at": now,
+            }
         )
-        session.add(
-            OutboxMessage(
-                dedupe_key=f"referral:{referral.id}:{event.seq}:{notification.template}:{notification.to}",
-                template=notification.template,
-                referral_id=referral.id,
-                event=event,
-                recipient_party=notification.to,
-                recipient_organization_id=organization_id,
-                created_at=now,
-                available_at=now,
-            )
-        )
+    if rows:
+        session.execute(insert(OutboxMessage), rows)
+
+
+# PostgreSQL's lock timeout, deadlock and serialization failure; SQLite's busy database.
+CONTENTION_CODES = frozenset({"55P03", "40P01", "40001"})
+
+
+def _is_contention(error: Exception) -> bool:
+    if not isinstance(error, OperationalError):
+        return False
+    return getattr(error.orig, "sqlstate", None) in CONTENTION_CODES or "database is locked" in str(
+        error.orig
+    )

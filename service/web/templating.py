@@ -8,12 +8,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import Field
 
+from service.accounts.models import Role
+
 
 def main_menu() -> list[tuple[str, str]]:
     """(endpoint, label) of the pages this person may use, in menu order."""
     items = [("referrals.dashboard", _("My referrals"))]
+    if current_user.role in (Role.CASEWORKER, Role.COORDINATOR):
+        items.append(("referrals.new", _("New referral")))
     if not current_user.is_regional_admin:
-        items += [("referrals.new", _("New referral")), ("referrals.inbox", _("Received"))]
+        items.append(("referrals.inbox", _("Received")))
+    items += [("directory.index", _("Directory")), ("directory.partnerships", _("Partnerships"))]
     return items
 
 

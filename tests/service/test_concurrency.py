@@ -400,3 +400,19 @@ def test_a_stale_version_is_refused_without_any_race(racing_engine, protocols, p
             clock=lambda: ACTED_AT,
         )
     assert (referral.state, referral.version) == ("accepted", seen + 2)
+
+
+def test_a_lock_held_too_long_is_a_concurrent_update_not_a_raw_error(
+    postgresql_url, racing_engine, protocols, partners
+):
+    referral_id = new_referral(racing_engine, protocols, partners, to="received")
+    impatient = make_engine(postgresql_url, connect_args={"options": "-c lock_timeout=100ms"})
+    try:
+        with racing_engine.connect() as holder:
+            holder.execute(text("SELECT id FROM referrals WHERE id = :id FOR UPDATE"), {"id": referral_id})
+            with session_factory(impatient)() as session, pytest.raises(ConcurrentUpdate):
+                fire(session, protocols, referral_id, "accept", partners.receiver.caseworker)
+            holder.rollback()
+    finally:
+        impatient.dispose()
+    assert stored_state(racing_engine, referral_id)[0] == "received"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 
+from service.accounts.models import Role
+from service.accounts.models import User
+from service.audit.models import AuditEntry
+from service.directory.models import Partnership
+from service.directory.models import ReferralAgreement
 from service.errors import ConcurrentUpdate
 from service.errors import ConsentRequired
 from service.errors import GuardFailed
@@ -23,12 +29,16 @@ from service.notifications.models import OutboxMessage
 from service.referrals.actors import Actor
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
+from service.referrals.models import ReferralPerson
 from service.referrals.operations import PersonDetails
 from service.referrals.operations import due_referral_ids
 from service.referrals.operations import fire
+from service.referrals.operations import linked_referral_ids
 from service.referrals.operations import open_referral
+from service.referrals.operations import read_person
 from service.referrals.operations import record_consent
 from service.referrals.operations import run_due_deadline
+from service.referrals.operations import update_draft
 from workflows.loader import ProtocolLibrary
 from workflows.loader import load_library
 
@@ -320,3 +330,238 @@ def test_personal_data_is_never_loaded_by_accident(session, draft):
 def test_the_system_is_refused_what_a_person_must_do(session, protocols, sent, clock):
     with pytest.raises(NotAllowed):
         fire(session, protocols, sent.id, "acknowledge", Actor.system(), clock=clock)
+
+
+# Drafts, her details, redirects ------------------------------------------------------
+
+
+def audit_entries(session: Session, referral_id: int) -> list[tuple[str, int | None]]:
+    query = select(AuditEntry).where(AuditEntry.referral_id == referral_id).order_by(AuditEntry.id)
+    return [(entry.action, entry.user_id) for entry in session.scalars(query)]
+
+
+def test_a_referral_records_the_agreement_it_follows(session, protocols, network, clock):
+    centre, shelter = network.womens_centre, network.shelter
+    low, high = sorted((centre.organization.id, shelter.organization.id))
+    partnership = Partnership(first_organization_id=low, second_organization_id=high, created_at=clock.now)
+    session.add(partnership)
+    session.flush()
+    agreement = ReferralAgreement(
+        partnership_id=partnership.id,
+        version=1,
+        protocol_name="standard",
+        effective_on=clock.now.date(),
+        proposed_by_organization_id=centre.organization.id,
+        proposed_at=clock.now,
+        confirmed_at=clock.now,
+    )
+    session.add(agreement)
+    session.commit()
+    referral = open_referral(
+        session,
+        protocols,
+        centre.caseworker,
+        receiver_organization_id=shelter.organization.id,
+        protocol_name="standard",
+        agreement_id=agreement.id,
+        clock=clock,
+    )
+    assert referral.agreement_id == agreement.id
+
+
+def test_a_partner_contact_does_not_open_referrals(session, protocols, network, clock):
+    user = User(
+        email="contact@fictive.example.org",
+        name="Répondante fictive",
+        organization_id=network.womens_centre.organization.id,
+        role=Role.PARTNER_CONTACT,
+        created_at=clock.now,
+    )
+    session.add(user)
+    session.commit()
+    contact = Actor(user_id=user.id, organization_id=user.organization_id, role=Role.PARTNER_CONTACT)
+    with pytest.raises(NotAllowed):
+        open_referral(
+            session,
+            protocols,
+            contact,
+            receiver_organization_id=network.shelter.organization.id,
+            protocol_name="standard",
+            clock=clock,
+        )
+
+
+def test_the_sender_changes_her_draft_and_the_change_is_logged(session, protocols, network, draft, clock):
+    sender = network.womens_centre.caseworker
+    clock.advance(hours=1)
+    referral = update_draft(
+        session,
+        protocols,
+        draft.id,
+        sender,
+        receiver_organization_id=network.shelter.organization.id,
+        protocol_name="urgent",
+        need_codes=["safety_plan"],
+        urgent=True,
+        person=PersonDetails(name="Autre prénom", email="fictive@example.org"),
+        expected_version=draft.version,
+        clock=clock,
+    )
+    assert (referral.protocol_name, referral.urgent, referral.state) == ("urgent", True, "draft")
+    assert [need.code for need in referral.needs] == ["safety_plan"]
+    assert referral.parameters["receipt_deadline"] == "4 hours"
+    assert referral.due_at == draft.state_entered_at + timedelta(hours=1)  # the urgent draft reminder
+    person = session.get(ReferralPerson, draft.id)
+    assert (person.name, person.phone, person.email) == ("Autre prénom", "", "fictive@example.org")
+    edited = events(session, referral)[-1]
+    assert (edited.kind, edited.from_state, edited.to_state, edited.actor_user_id) == (
+        "edited",
+        "draft",
+        "draft",
+        sender.user_id,
+    )
+
+
+def test_only_the_sending_side_changes_a_draft_and_only_while_it_is_one(
+    session, protocols, network, draft, clock
+):
+    arguments = {
+        "receiver_organization_id": network.shelter.organization.id,
+        "protocol_name": "standard",
+        "clock": clock,
+    }
+    sender = network.womens_centre.caseworker
+    with pytest.raises(NotAllowed):
+        update_draft(session, protocols, draft.id, network.shelter.caseworker, **arguments)
+    with pytest.raises(ReferralNotFound):
+        update_draft(session, protocols, draft.id, network.legal_aid.coordinator, **arguments)
+    with pytest.raises(ConcurrentUpdate):
+        update_draft(session, protocols, draft.id, sender, expected_version=0, **arguments)
+    assert [e.kind for e in events(session, draft)] == ["opened"]
+    record_consent(session, draft.id, sender, method="verbal", shared_with="Maison", purpose="hébergement")
+    fire(session, protocols, draft.id, "send", sender, clock=clock)
+    with pytest.raises(InvalidTransition):
+        update_draft(session, protocols, draft.id, sender, **arguments)
+    assert [e.kind for e in events(session, draft)] == ["opened", "transition"]
+
+
+def test_another_receiver_needs_another_consent(session, protocols, network, draft, clock):
+    sender = network.womens_centre.caseworker
+    record_consent(session, draft.id, sender, method="verbal", shared_with="Maison", purpose="hébergement")
+    update_draft(
+        session,
+        protocols,
+        draft.id,
+        sender,
+        receiver_organization_id=network.legal_aid.organization.id,
+        protocol_name="standard",
+        clock=clock,
+    )
+    with pytest.raises(ConsentRequired):
+        fire(session, protocols, draft.id, "send", sender, clock=clock)
+
+
+def test_reading_her_details_is_audited_and_refused_to_those_who_may_not(
+    session, protocols, network, draft, clock
+):
+    sender = network.womens_centre.caseworker
+    details = read_person(session, draft.id, sender, clock=clock)
+    assert details.name == "Prénom Fictif"
+    assert audit_entries(session, draft.id) == [("person.read", sender.user_id)]
+    # The receiver does not see a draft; an outsider, the regional admin and the system never see her.
+    region = Actor(user_id=None, organization_id=None, role=Role.REGIONAL_ADMIN)
+    for stranger in (network.shelter.caseworker, network.legal_aid.coordinator, region, Actor.system()):
+        with pytest.raises(ReferralNotFound):
+            read_person(session, draft.id, stranger, clock=clock)
+    assert len(audit_entries(session, draft.id)) == 1
+
+
+def test_the_receiver_reads_her_details_only_under_a_valid_consent(session, protocols, network, sent, clock):
+    receiver = network.shelter.caseworker
+    assert read_person(session, sent.id, receiver, clock=clock).safety_constraints == "Pas de message"
+    for consent in sent.consents:
+        consent.withdrawn_at = clock.now
+    session.commit()
+    assert read_person(session, sent.id, receiver, clock=clock) is None
+    assert audit_entries(session, sent.id) == [("person.read", receiver.user_id)]
+    # Her own organization keeps them.
+    assert read_person(session, sent.id, network.womens_centre.caseworker, clock=clock) is not None
+
+
+def test_redirecting_opens_a_linked_draft_for_the_sender_in_the_same_commit(
+    session, protocols, network, sent, clock
+):
+    receiver = network.shelter.caseworker
+    fire(session, protocols, sent.id, "acknowledge", receiver, clock=clock)
+    clock.advance(hours=2)
+    referral = fire(
+        session,
+        protocols,
+        sent.id,
+        "redirect",
+        receiver,
+        reason="better_fit",
+        target_organization_id=network.legal_aid.organization.id,
+        clock=clock,
+    )
+    assert referral.state == "redirected"
+    [linked_id] = linked_referral_ids(session, sent.id)
+    linked = session.get(Referral, linked_id)
+    assert (linked.state, linked.protocol_name, linked.protocol_version) == ("draft", "standard", 1)
+    assert (linked.sender_organization_id, linked.receiver_organization_id) == (
+        network.womens_centre.organization.id,
+        network.legal_aid.organization.id,
+    )
+    assert (linked.created_by_id, linked.redirected_from_id) == (sent.created_by_id, sent.id)
+    assert {need.code for need in linked.needs} == {"shelter_emergency", "safety_plan"}
+    assert linked.consents == []  # consent names its recipient: hers must be asked anew
+    assert linked.due_at is not None  # the draft reminder tells the sender to act
+    copied = session.get(ReferralPerson, linked.id)
+    assert (copied.name, copied.safety_constraints) == ("Prénom Fictif", "Pas de message")
+    [opened] = events(session, linked)
+    assert (opened.kind, opened.to_state, opened.actor_party, opened.at) == (
+        "opened",
+        "draft",
+        "system",
+        clock.now,
+    )
+    assert f"n° {sent.id}" in opened.comment
+    assert ("person.copied", receiver.user_id) in audit_entries(session, sent.id)
+
+
+def test_a_refused_redirect_opens_nothing(session, protocols, network, sent, clock):
+    receiver = network.shelter.caseworker
+    fire(session, protocols, sent.id, "acknowledge", receiver, clock=clock)
+    for target in (None, network.womens_centre.organization.id, network.shelter.organization.id, 10**9):
+        with pytest.raises(GuardFailed):
+            fire(
+                session,
+                protocols,
+                sent.id,
+                "redirect",
+                receiver,
+                reason="better_fit",
+                target_organization_id=target,
+                clock=clock,
+            )
+    session.expire_all()
+    assert session.get(Referral, sent.id).state == "received"
+    assert linked_referral_ids(session, sent.id) == []
+
+
+def test_a_decline_keeps_the_suggested_resource_and_opens_nothing(session, protocols, network, sent, clock):
+    receiver = network.shelter.caseworker
+    fire(session, protocols, sent.id, "acknowledge", receiver, clock=clock)
+    referral = fire(
+        session,
+        protocols,
+        sent.id,
+        "decline",
+        receiver,
+        reason="no_capacity",
+        target_organization_id=network.legal_aid.organization.id,
+        clock=clock,
+    )
+    assert referral.state == "declined"
+    assert events(session, referral)[-1].target_organization_id == network.legal_aid.organization.id
+    assert linked_referral_ids(session, sent.id) == []

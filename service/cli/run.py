@@ -1,0 +1,112 @@
+"""`maillage run`: Maillage on the embedded default, in one command.
+
+Today that is the web app, served by waitress after the database is brought
+up to date. The worker and the scheduler will start beside it: `run` adds
+their processes to `Embedded.companions` before serving, and `Embedded` stops
+them when the server stops (Ctrl+C or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from dataclasses import dataclass
+from dataclasses import field
+
+import click
+from flask import Flask
+from waitress import create_server
+from waitress import wasyncore
+from waitress.server import BaseWSGIServer
+from waitress.server import MultiSocketServer
+
+from service.app import create_app
+from service.cli.db import upgrade
+from service.config import settings
+
+ALL_INTERFACES = ("0.0.0.0", "::", "")  # noqa: S104 - names we recognize, not a bind
+
+
+@dataclass
+class Embedded:
+    """What `maillage run` serves: the web server, and the companion processes started beside it."""
+
+    app: Flask
+    server: BaseWSGIServer | MultiSocketServer
+    companions: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        host = getattr(self.server, "effective_host", "127.0.0.1")
+        port = getattr(self.server, "effective_port", 0)
+        shown = "127.0.0.1" if host in ALL_INTERFACES else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        return f"http://{shown}:{port}/"
+
+    def serve(self) -> None:
+        """Serve until Ctrl+C or SIGTERM, then stop the companions."""
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            self.server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Finish the requests in hand, close every socket, stop the companions."""
+        self.server.task_dispatcher.shutdown()
+        # The listening socket, the open connections and the wake-up pipe all live in this map.
+        sockets = getattr(self.server, "map", None) or self.server._map
+        wasyncore.close_all(sockets)
+        for process in self.companions:
+            process.terminate()
+        for process in self.companions:
+            process.wait(timeout=10)
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    # A stop from a service manager ends the server as Ctrl+C does, so the companions stop too.
+    raise KeyboardInterrupt
+
+
+def embedded(host: str, port: int, *, threads: int = 8) -> Embedded:
+    """The app and a bound (not yet serving) waitress server; raises ClickException when it cannot."""
+    try:
+        app = create_app()
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        # Asked first on a socket of our own: waitress leaves its own open when binding fails.
+        _check_free(host, port)
+        server = create_server(app, host=host, port=port, threads=threads, ident="Maillage")
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({error.strerror or error}); choose another with --port"
+        ) from None
+    return Embedded(app=app, server=server)
+
+
+def _check_free(host: str, port: int) -> None:
+    for family, kind, protocol, _name, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+@click.pass_context
+def run(ctx: click.Context, host: str, port: int) -> None:
+    """Start Maillage on the embedded default (SQLite in MAILLAGE_DATA_DIR) and print its address."""
+    # A laptop has no HTTPS and no secret key to hand: development mode unless told otherwise.
+    os.environ.setdefault("MAILLAGE_ENV", "development")
+    settings.cache_clear()
+    ctx.invoke(upgrade)
+    maillage = embedded(host, port)
+    click.echo(f"Maillage is running at {maillage.address} (Ctrl+C stops it).")
+    maillage.serve()
+    click.echo("Maillage stopped.")

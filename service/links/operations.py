@@ -1,0 +1,248 @@
+"""Signed links: issuing them, resolving them, and answering a referral through one.
+
+A link is the only key a partner without an account has, so it is a random
+token of 256 bits of which we keep only the SHA-256 hash. It serves one
+referral, one organization (the receiving one) and one purpose, and it
+expires. Opening the page a link leads to never changes the referral: mail
+scanners open links. Every use, opening or acting, is audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from dataclasses import replace
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.accounts.models import Role
+from service.audit.operations import audit
+from service.clock import Clock
+from service.clock import utcnow
+from service.config import settings
+from service.directory.models import Organization
+from service.errors import NotAllowed
+from service.errors import ReferralError
+from service.links.models import SignedLink
+from service.referrals.actors import Actor
+from service.referrals.models import Consent
+from service.referrals.models import Referral
+from service.referrals.models import ReferralEvent
+from service.referrals.operations import SHARING_TRIGGER
+from service.referrals.operations import PersonDetails
+from service.referrals.operations import fire
+from service.referrals.operations import read_person
+from workflows.loader import ProtocolLibrary
+from workflows.protocol import Protocol
+from workflows.protocol import Transition
+
+RESPOND = "respond"
+# The party a link holder stands for: she may do what the receiving organization may, no more.
+LINK_PARTY = "receiver"
+
+
+class LinkError(ReferralError):
+    """A signed link that cannot be used; the page says so without saying why in detail."""
+
+
+class LinkInvalid(LinkError):
+    """Unknown, revoked, or no longer tied to a referral its organization receives."""
+
+    def __init__(self) -> None:
+        super().__init__("this link is not valid")
+
+
+class LinkExpired(LinkError):
+    """A genuine link past its date: the page may say whom to contact instead."""
+
+    def __init__(self, sender_organization_id: int) -> None:
+        self.sender_organization_id = sender_organization_id
+        super().__init__("this link has expired")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_link(
+    session: Session,
+    referral_id: int,
+    organization_id: int,
+    *,
+    clock: Clock = utcnow,
+    valid_for: timedelta | None = None,
+) -> str:
+    """A new link for the receiving organization to answer the referral; returns the raw token.
+
+    Only the token's hash is stored: the raw token exists in the email and nowhere else.
+    """
+    referral = session.get(Referral, referral_id)
+    if referral is None or referral.receiver_organization_id != organization_id:
+        session.rollback()
+        raise NotAllowed("issue_link", frozenset())
+    token = secrets.token_urlsafe(32)
+    now = clock()
+    session.add(
+        SignedLink(
+            token_hash=token_hash(token),
+            referral_id=referral_id,
+            organization_id=organization_id,
+            purpose=RESPOND,
+            created_at=now,
+            expires_at=now + (valid_for or timedelta(days=settings().signed_link_days)),
+        )
+    )
+    session.commit()
+    return token
+
+
+def resolve_link(
+    session: Session, token: str, *, clock: Clock = utcnow, purpose: str = RESPOND
+) -> SignedLink:
+    """The usable link behind `token`, or `LinkInvalid` / `LinkExpired`. Changes nothing."""
+    link = session.scalar(select(SignedLink).where(SignedLink.token_hash == token_hash(token)))
+    now = clock()
+    if link is None or link.purpose != purpose or (link.revoked_at is not None and link.revoked_at <= now):
+        raise LinkInvalid()
+    referral = session.get(Referral, link.referral_id)
+    if referral is None or referral.receiver_organization_id != link.organization_id:
+        raise LinkInvalid()
+    if link.expires_at <= now:
+        raise LinkExpired(referral.sender_organization_id)
+    return link
+
+
+def revoke_link(session: Session, link_id: int, *, clock: Clock = utcnow) -> None:
+    """End a link before its date (e.g. it was sent to the wrong address)."""
+    link = session.get(SignedLink, link_id)
+    if link is not None and link.revoked_at is None:
+        link.revoked_at = clock()
+        session.commit()
+
+
+def link_holder(link: SignedLink) -> Actor:
+    """Whoever holds the link acts for its organization as a partner contact without an account."""
+    return Actor(user_id=None, organization_id=link.organization_id, role=Role.PARTNER_CONTACT)
+
+
+@dataclass(frozen=True)
+class LinkPage:
+    """What the page of a signed link shows; `person` and `consent` only while she is being helped."""
+
+    link: SignedLink
+    referral: Referral
+    protocol: Protocol
+    sender: Organization
+    receiver: Organization
+    actions: list[Transition]
+    person: PersonDetails | None
+    consent: Consent | None
+    shows_person: bool
+    sent_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.protocol.is_terminal(self.referral.state)
+
+
+def open_link(session: Session, protocols: ProtocolLibrary, token: str, *, clock: Clock = utcnow) -> LinkPage:
+    """Everything the link's page shows, with the use (and any read of her data) audited. Never acts."""
+    link = resolve_link(session, token, clock=clock)
+    now = clock()
+    page = _page(session, protocols, link, now)
+    holder = link_holder(link)
+    link.last_used_at = now
+    audit(session, "link.opened", holder, now, referral_id=link.referral_id, signed_link_id=link.id)
+    session.commit()
+    if page.shows_person:
+        person = read_person(session, link.referral_id, holder, signed_link_id=link.id, clock=clock)
+        page = replace(page, person=person)
+    return page
+
+
+def link_actions(
+    session: Session, protocols: ProtocolLibrary, token: str, *, clock: Clock = utcnow
+) -> LinkPage:
+    """The page's referral and actions without her personal data, for checking a submitted form."""
+    link = resolve_link(session, token, clock=clock)
+    return _page(session, protocols, link, clock())
+
+
+def act_through_link(
+    session: Session,
+    protocols: ProtocolLibrary,
+    token: str,
+    trigger: str,
+    *,
+    expected_version: int,
+    reason: str | None = None,
+    comment: str | None = None,
+    target_organization_id: int | None = None,
+    clock: Clock = utcnow,
+) -> Referral:
+    """Fire `trigger` as the link's holder, on the version of the referral she saw.
+
+    The audit entry commits with the change; a refused attempt is audited on its own.
+    """
+    link = resolve_link(session, token, clock=clock)
+    link_id, referral_id = link.id, link.referral_id
+    holder = link_holder(link)
+    now = clock()
+    try:
+        link.last_used_at = now
+        audit(session, "link.acted", holder, now, referral_id=referral_id, signed_link_id=link_id)
+        return fire(
+            session,
+            protocols,
+            referral_id,
+            trigger,
+            holder,
+            reason=reason,
+            comment=comment,
+            target_organization_id=target_organization_id,
+            expected_version=expected_version,
+            clock=clock,
+        )
+    except ReferralError:
+        session.rollback()
+        link = session.get(SignedLink, link_id)
+        if link is not None:
+            link.last_used_at = now
+        audit(session, "link.refused", holder, now, referral_id=referral_id, signed_link_id=link_id)
+        session.commit()
+        raise
+
+
+def _page(session: Session, protocols: ProtocolLibrary, link: SignedLink, now: datetime) -> LinkPage:
+    referral = session.get_one(Referral, link.referral_id)
+    protocol = protocols.get(referral.protocol_name, referral.protocol_version)
+    # Her data is shown only while there is something to do for her, under a consent still valid.
+    active = not protocol.is_terminal(referral.state) and referral.state != protocol.initial
+    consent = _valid_consent(referral, now)
+    actions = protocol.available(referral.state, frozenset({LINK_PARTY})) if active else []
+    return LinkPage(
+        link=link,
+        referral=referral,
+        protocol=protocol,
+        sender=session.get_one(Organization, referral.sender_organization_id),
+        receiver=session.get_one(Organization, referral.receiver_organization_id),
+        actions=actions,
+        person=None,
+        consent=consent,
+        shows_person=active and consent is not None,
+        sent_at=session.scalar(
+            select(func.min(ReferralEvent.at)).where(
+                ReferralEvent.referral_id == referral.id, ReferralEvent.trigger == SHARING_TRIGGER
+            )
+        ),
+    )
+
+
+def _valid_consent(referral: Referral, now: datetime) -> Consent | None:
+    valid = [c for c in referral.consents if c.is_valid(now)]
+    return valid[-1] if valid else None

@@ -1,0 +1,613 @@
+"""What the referral pages read: lists, suggestions, one referral's page and its timeline.
+
+Nothing here changes data or reads the woman's details for display (that is
+`operations.read_person`, which audits the read). Every function that takes
+an actor shows her only what her organization sent or received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+
+from sqlalchemy import ColumnElement
+from sqlalchemy import and_
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
+
+from service.accounts.models import Role
+from service.accounts.models import User
+from service.directory.agreements import current_agreement
+from service.directory.agreements import partner_ids
+from service.directory.models import Need
+from service.directory.models import Organization
+from service.directory.models import ReferralAgreement
+from service.directory.models import Service
+from service.directory.models import service_needs
+from service.errors import ReferralNotFound
+from service.referrals.actors import Actor
+from service.referrals.models import Consent
+from service.referrals.models import Referral
+from service.referrals.models import ReferralEvent
+from service.referrals.models import ReferralPerson
+from service.referrals.operations import REDIRECT_GUARD
+from service.referrals.operations import SHARING_TRIGGER
+from service.referrals.operations import linked_referral_ids
+from service.referrals.operations import parties_seeing
+from workflows.loader import ProtocolLibrary
+from workflows.protocol import Protocol
+from workflows.protocol import Transition
+
+# Where there is no agreement between the two organizations.
+DEFAULT_PROTOCOL = "standard"
+DEFAULT_URGENT_PROTOCOL = "urgent"
+# States that end a referral badly, for the pages to style their buttons with care.
+SOBERING_STATES = frozenset({"declined", "redirected", "cancelled"})
+FINISHED_SHOWN = 50
+
+
+def _label(fr: str, en: str, language: str) -> str:
+    return en if language == "en" else fr
+
+
+def _side(parties: frozenset[str]) -> str:
+    return "sender" if "sender" in parties or "sender_coordinator" in parties else "receiver"
+
+
+# The intake form ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NeedGroup:
+    code: str
+    needs: list[tuple[str, str]]  # (code, label)
+
+
+def needs_by_group(session: Session, language: str, keep: Iterable[str] = ()) -> list[NeedGroup]:
+    """The active needs (and any in `keep`, e.g. a draft's), grouped as the taxonomy groups them."""
+    kept = list(keep)
+    query = select(Need).where(or_(Need.active.is_(True), Need.code.in_(kept))).order_by(Need.code)
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for need in session.scalars(query):
+        groups.setdefault(need.group, []).append((need.code, _label(need.label_fr, need.label_en, language)))
+    return [NeedGroup(code, sorted(needs, key=lambda n: n[1])) for code, needs in groups.items()]
+
+
+def need_labels(session: Session, codes: Iterable[str], language: str) -> list[str]:
+    query = select(Need).where(Need.code.in_(list(codes)))
+    return sorted(_label(n.label_fr, n.label_en, language) for n in session.scalars(query))
+
+
+def organization_choices(session: Session, excluding: Iterable[int | None] = ()) -> list[tuple[int, str]]:
+    """(id, name) of every organization of the directory but `excluding`, by name."""
+    left_out = [i for i in excluding if i is not None]
+    query = select(Organization.id, Organization.name).order_by(Organization.name)
+    if left_out:
+        query = query.where(Organization.id.not_in(left_out))
+    return [(row.id, row.name) for row in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A partner whose services cover some of her needs, with its capacity ("unknown" when not said)."""
+
+    organization_id: int
+    name: str
+    capacity_status: str
+    covered: tuple[str, ...]
+
+
+def partner_suggestions(
+    session: Session, sender_organization_id: int, need_codes: Iterable[str]
+) -> list[Suggestion]:
+    """Organizations in an active partnership with the sender whose services cover the needs.
+
+    Those covering the most needs first, then by name.
+    """
+    codes = list(need_codes)
+    partners = partner_ids(session, sender_organization_id)
+    if not codes or not partners:
+        return []
+    rows = session.execute(
+        select(Organization.id, Organization.name, Organization.capacity_status, service_needs.c.need_code)
+        .join(Service, Service.organization_id == Organization.id)
+        .join(service_needs, service_needs.c.service_id == Service.id)
+        .where(Organization.id.in_(partners), service_needs.c.need_code.in_(codes))
+    )
+    found: dict[int, tuple[str, str, set[str]]] = {}
+    for row in rows:
+        *_, covered = found.setdefault(row.id, (row.name, row.capacity_status or "unknown", set()))
+        covered.add(row.need_code)
+    suggestions = [
+        Suggestion(organization_id, name, status, tuple(sorted(covered)))
+        for organization_id, (name, status, covered) in found.items()
+    ]
+    return sorted(suggestions, key=lambda s: (-len(s.covered), s.name))
+
+
+@dataclass(frozen=True)
+class ProtocolChoice:
+    """The protocol a new referral follows, its parameters, and the agreement they come from."""
+
+    name: str
+    parameters: dict[str, str]
+    agreement_id: int | None
+
+
+def protocol_for(
+    session: Session,
+    sender_id: int,
+    receiver_id: int,
+    *,
+    urgent: bool,
+    on: date,
+    override: str | None = None,
+) -> ProtocolChoice:
+    """What the two organizations agreed for referrals on `on`, or the standard (urgent) protocol.
+
+    The agreement's parameters were set for its main protocol, so they apply
+    only to it; its urgent protocol, when another one, runs with its defaults.
+    A coordinator's `override` for another protocol leaves the agreement aside.
+    """
+    agreement = current_agreement(session, sender_id, receiver_id, on)
+    if agreement is None:
+        return ProtocolChoice(override or (DEFAULT_URGENT_PROTOCOL if urgent else DEFAULT_PROTOCOL), {}, None)
+    name = agreement.urgent_protocol_name if urgent else agreement.protocol_name
+    if override and override != name:
+        return ProtocolChoice(override, {}, None)
+    parameters = dict(agreement.parameters) if name == agreement.protocol_name else {}
+    return ProtocolChoice(name, parameters, agreement.id)
+
+
+# One referral ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReasonChoice:
+    code: str
+    label: str
+    comment_required: bool
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    """One button the protocol offers: what it needs (a reason, a comment, an organization)."""
+
+    trigger: str
+    title: str
+    dest: str
+    reasons: tuple[ReasonChoice, ...]
+    comment: str  # "none", "optional" or "required"
+    target: str | None  # "required" for a redirect, "optional" for a decline's suggestion
+    sobering: bool
+
+
+def action_info(protocol: Protocol, transition: Transition, language: str) -> ActionInfo:
+    reasons = protocol.reasons.get(transition.reason, {}) if transition.reason else {}
+    if REDIRECT_GUARD in transition.guards:
+        target = "required"
+    elif transition.dest == "declined":
+        target = "optional"
+    else:
+        target = None
+    return ActionInfo(
+        trigger=transition.trigger,
+        title=transition.title.in_language(language),
+        dest=transition.dest,
+        reasons=tuple(
+            ReasonChoice(code, _label(r.fr, r.en, language), r.comment_required)
+            for code, r in reasons.items()
+        ),
+        comment=transition.comment,
+        target=target,
+        sobering=transition.dest in SOBERING_STATES,
+    )
+
+
+def actions_for(protocol: Protocol, state: str, parties: frozenset[str], language: str) -> list[ActionInfo]:
+    """The actions these parties may take now, as the page shows them."""
+    return [action_info(protocol, t, language) for t in protocol.available(state, parties)]
+
+
+@dataclass(frozen=True)
+class DeadlineInfo:
+    title: str
+    due_at: datetime  # the deadline itself: its first step, the reminder
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a referral stands for someone looking at it at `now`."""
+
+    state_title: str
+    finished: bool
+    waits_on: str | None  # the party: "sender" or "receiver"
+    deadline: DeadlineInfo | None
+
+
+def status(protocol: Protocol, referral: Referral, language: str, now: datetime) -> Status:
+    spec = protocol.states[referral.state]
+    deadline = None
+    if spec.deadline is not None and not spec.terminal:
+        due = protocol.due_at(referral.state, referral.state_entered_at, 0, referral.parameters)
+        if due is not None:
+            deadline = DeadlineInfo(spec.deadline.title.in_language(language), due, due <= now)
+    return Status(
+        state_title=spec.title.in_language(language),
+        finished=spec.terminal,
+        waits_on=None if spec.terminal else spec.waits_on,
+        deadline=deadline,
+    )
+
+
+@dataclass(frozen=True)
+class ReferralPage:
+    """What the page of one referral shows, but her details and the timeline.
+
+    The signed-link page can show the same: it needs only an actor with the
+    receiving organization's party.
+    """
+
+    referral: Referral
+    protocol: Protocol
+    parties: frozenset[str]
+    side: str  # "sender" or "receiver": the viewer's side
+    sender: Organization
+    receiver: Organization
+    protocol_title: str
+    status: Status
+    actions: list[ActionInfo]
+    needs: list[str]
+    consent: Consent | None  # the newest one valid now
+    agreement: ReferralAgreement | None
+    sent_at: datetime | None
+    opened_by: str | None  # the name of the person who opened it
+    redirected_from_id: int | None  # only when the viewer may see that referral
+    redirected_to: list[int]  # the linked referrals the viewer may see
+
+    @property
+    def waits_on_viewer(self) -> bool:
+        return self.status.waits_on == self.side
+
+    @property
+    def waiting_on(self) -> Organization | None:
+        if self.status.waits_on is None:
+            return None
+        return self.sender if self.status.waits_on == "sender" else self.receiver
+
+    @property
+    def is_draft(self) -> bool:
+        return self.referral.state == self.protocol.initial
+
+
+def referral_page(
+    session: Session,
+    protocols: ProtocolLibrary,
+    referral_id: int,
+    actor: Actor,
+    *,
+    language: str,
+    now: datetime,
+) -> ReferralPage:
+    """The page data of one referral for `actor`, or `ReferralNotFound` if she may not see it."""
+    referral = session.get(Referral, referral_id)
+    parties = parties_seeing(session, referral, actor) if referral is not None else frozenset()
+    if not parties - {"system"}:
+        raise ReferralNotFound(referral_id)
+    protocol = protocols.get(referral.protocol_name, referral.protocol_version)
+    valid = [c for c in referral.consents if c.is_valid(now)]
+    redirected_from = None
+    if referral.redirected_from_id is not None:
+        original = session.get(Referral, referral.redirected_from_id)
+        if original is not None and parties_seeing(session, original, actor):
+            redirected_from = original.id
+    redirected_to = [
+        linked
+        for linked in linked_referral_ids(session, referral.id)
+        if parties_seeing(session, session.get_one(Referral, linked), actor)
+    ]
+    return ReferralPage(
+        referral=referral,
+        protocol=protocol,
+        parties=parties,
+        side=_side(parties),
+        sender=session.get_one(Organization, referral.sender_organization_id),
+        receiver=session.get_one(Organization, referral.receiver_organization_id),
+        protocol_title=protocol.spec.title.in_language(language),
+        status=status(protocol, referral, language, now),
+        actions=actions_for(protocol, referral.state, parties, language),
+        needs=sorted(_label(n.label_fr, n.label_en, language) for n in referral.needs),
+        consent=valid[-1] if valid else None,
+        agreement=session.get(ReferralAgreement, referral.agreement_id) if referral.agreement_id else None,
+        sent_at=_sent_at(session, referral.id),
+        opened_by=session.scalar(select(User.name).where(User.id == referral.created_by_id))
+        if referral.created_by_id
+        else None,
+        redirected_from_id=redirected_from,
+        redirected_to=redirected_to,
+    )
+
+
+def _sent_at(session: Session, referral_id: int) -> datetime | None:
+    return session.scalar(
+        select(func.min(ReferralEvent.at)).where(
+            ReferralEvent.referral_id == referral_id, ReferralEvent.trigger == SHARING_TRIGGER
+        )
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of the event log as the page says it."""
+
+    seq: int
+    at: datetime
+    kind: str  # "opened", "edited", "transition", "reminder", "escalation"
+    title: str | None  # the transition's title, or the deadline's for a reminder or escalation
+    state_title: str
+    user_name: str | None  # None: the system, or a partner through a signed link
+    party: str
+    organization_name: str | None  # the organization of the party that acted
+    comment: str | None
+    reason: str | None
+    target_organization: str | None
+    target_is_redirect: bool  # where she was redirected, rather than a resource a decline suggests
+    from_redirect: bool  # the draft opened by redirecting another referral
+    redirected_from_id: int | None  # that referral, when the viewer may see it
+
+
+def timeline(
+    session: Session, protocols: ProtocolLibrary, page: ReferralPage, language: str
+) -> list[TimelineEntry]:
+    """The referral's event log, oldest first, in `language`."""
+    referral, protocol = page.referral, page.protocol
+    rows = session.execute(
+        select(ReferralEvent, User.name)
+        .outerjoin(User, User.id == ReferralEvent.actor_user_id)
+        .where(ReferralEvent.referral_id == referral.id)
+        .order_by(ReferralEvent.seq)
+    ).all()
+    targets = {e.target_organization_id for e, _ in rows if e.target_organization_id is not None}
+    names = dict(
+        session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(targets))).all()
+    )
+    entries = []
+    for event, user_name in rows:
+        transition = _transition(protocol, event)
+        title = transition.title.in_language(language) if transition else None
+        if event.kind in ("reminder", "escalation") and event.from_state in protocol.states:
+            deadline = protocol.states[event.from_state].deadline
+            title = deadline.title.in_language(language) if deadline else None
+        reason = None
+        if transition and transition.reason and event.reason_code:
+            coded = protocol.reasons.get(transition.reason, {}).get(event.reason_code)
+            reason = _label(coded.fr, coded.en, language) if coded else event.reason_code
+        party = event.actor_party
+        organization = {"sender": page.sender.name, "receiver": page.receiver.name}.get(party)
+        from_redirect = event.kind == "opened" and referral.redirected_from_id is not None
+        entries.append(
+            TimelineEntry(
+                seq=event.seq,
+                at=event.at,
+                kind=event.kind,
+                title=title,
+                state_title=protocol.states[event.to_state].title.in_language(language)
+                if event.to_state in protocol.states
+                else event.to_state,
+                user_name=user_name,
+                party=party,
+                organization_name=organization,
+                comment=None if from_redirect else event.comment,
+                reason=reason,
+                target_organization=names.get(event.target_organization_id),
+                target_is_redirect=transition is not None and REDIRECT_GUARD in transition.guards,
+                from_redirect=from_redirect,
+                redirected_from_id=page.redirected_from_id if from_redirect else None,
+            )
+        )
+    return entries
+
+
+def _transition(protocol: Protocol, event: ReferralEvent) -> Transition | None:
+    if event.kind != "transition" or event.trigger is None:
+        return None
+    matching = [t for t in protocol.transitions if t.trigger == event.trigger]
+    exact = [t for t in matching if t.dest == event.to_state and event.from_state in t.sources]
+    return (exact or matching or [None])[0]
+
+
+# Lists ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListedReferral:
+    """A line of a list of referrals: never her name, nor anything that could identify her."""
+
+    id: int
+    direction: str  # "sent" or "received", from the viewer's organization
+    partner_name: str
+    needs: list[str]
+    urgent: bool
+    status: Status
+    waits_on_us: bool
+    created_at: datetime
+    sent_at: datetime | None
+
+    @property
+    def overdue(self) -> bool:
+        return self.status.deadline is not None and self.status.deadline.overdue
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    ours: list[ListedReferral]  # waiting on the viewer's organization
+    theirs: list[ListedReferral]  # waiting on the partner
+    finished: list[ListedReferral]
+    finished_total: int
+
+
+def _shared() -> ColumnElement[bool]:
+    return exists().where(ReferralEvent.referral_id == Referral.id, ReferralEvent.trigger == SHARING_TRIGGER)
+
+
+def _listed(
+    session: Session,
+    protocols: ProtocolLibrary,
+    referrals: list[Referral],
+    organization_id: int,
+    language: str,
+    now: datetime,
+) -> list[ListedReferral]:
+    others = {r.receiver_organization_id for r in referrals} | {r.sender_organization_id for r in referrals}
+    names = dict(
+        session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(others))).all()
+    )
+    sent = dict(
+        session.execute(
+            select(ReferralEvent.referral_id, func.min(ReferralEvent.at))
+            .where(
+                ReferralEvent.referral_id.in_([r.id for r in referrals]),
+                ReferralEvent.trigger == SHARING_TRIGGER,
+            )
+            .group_by(ReferralEvent.referral_id)
+        ).all()
+    )
+    rows = []
+    for referral in referrals:
+        protocol = protocols.get(referral.protocol_name, referral.protocol_version)
+        outgoing = referral.sender_organization_id == organization_id
+        state = status(protocol, referral, language, now)
+        rows.append(
+            ListedReferral(
+                id=referral.id,
+                direction="sent" if outgoing else "received",
+                partner_name=names[
+                    referral.receiver_organization_id if outgoing else referral.sender_organization_id
+                ],
+                needs=sorted(_label(n.label_fr, n.label_en, language) for n in referral.needs),
+                urgent=referral.urgent,
+                status=state,
+                waits_on_us=state.waits_on == ("sender" if outgoing else "receiver"),
+                created_at=referral.created_at,
+                sent_at=sent.get(referral.id),
+            )
+        )
+    return rows
+
+
+def _by_urgency(row: ListedReferral) -> tuple:
+    due = row.status.deadline.due_at.timestamp() if row.status.deadline else float("inf")
+    return (not row.overdue, not row.urgent, due, -row.created_at.timestamp())
+
+
+def _newest_first(row: ListedReferral) -> tuple:
+    return (-(row.sent_at or row.created_at).timestamp(), -row.id)
+
+
+def dashboard(
+    session: Session, protocols: ProtocolLibrary, actor: Actor, *, language: str, now: datetime
+) -> Dashboard:
+    """*Mes référencements*: what waits on us, overdue first; then what waits on partners; then finished.
+
+    A coordinator sees everything her organization sent or received; anyone
+    else the referrals she opened, and those received by her organization
+    that wait on it.
+    """
+    organization_id = actor.organization_id
+    if organization_id is None:
+        return Dashboard([], [], [], 0)
+    received = and_(Referral.receiver_organization_id == organization_id, _shared())
+    if actor.role == Role.COORDINATOR:
+        sent = Referral.sender_organization_id == organization_id
+    else:
+        sent = and_(
+            Referral.sender_organization_id == organization_id, Referral.created_by_id == actor.user_id
+        )
+    query = select(Referral).where(or_(sent, received)).options(selectinload(Referral.needs))
+    rows = _listed(session, protocols, list(session.scalars(query)), organization_id, language, now)
+    if actor.role != Role.COORDINATOR:
+        rows = [r for r in rows if r.direction == "sent" or (r.waits_on_us and not r.status.finished)]
+    finished = sorted((r for r in rows if r.status.finished), key=_newest_first)
+    return Dashboard(
+        ours=sorted((r for r in rows if not r.status.finished and r.waits_on_us), key=_by_urgency),
+        theirs=sorted((r for r in rows if not r.status.finished and not r.waits_on_us), key=_by_urgency),
+        finished=finished[:FINISHED_SHOWN],
+        finished_total=len(finished),
+    )
+
+
+def inbox(
+    session: Session, protocols: ProtocolLibrary, actor: Actor, *, language: str, now: datetime
+) -> list[ListedReferral]:
+    """Referrals received by the actor's organization: open ones first, overdue first, then newest."""
+    if actor.organization_id is None:
+        return []
+    query = (
+        select(Referral)
+        .where(Referral.receiver_organization_id == actor.organization_id, _shared())
+        .options(selectinload(Referral.needs))
+    )
+    rows = _listed(session, protocols, list(session.scalars(query)), actor.organization_id, language, now)
+    return sorted(rows, key=lambda r: (r.status.finished, not r.overdue, *_newest_first(r)))
+
+
+# Before sending ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    id: int
+    state_title: str
+
+
+def possible_duplicates(
+    session: Session, protocols: ProtocolLibrary, referral: Referral, *, language: str
+) -> list[Duplicate]:
+    """Open referrals of the same sending organization to the same receiver for the same woman.
+
+    The same woman: the same name and phone, or the same email, whatever the
+    case, spaces and phone punctuation. Only the sender's own referrals are
+    compared, and only their numbers come out: nothing of another
+    organization's, and nothing of hers, is shown.
+    """
+    mine = session.get(ReferralPerson, referral.id)
+    if mine is None:
+        return []
+    key = _identity(mine)
+    rows = session.execute(
+        select(Referral, ReferralPerson)
+        .join(ReferralPerson, ReferralPerson.referral_id == Referral.id)
+        .where(
+            Referral.sender_organization_id == referral.sender_organization_id,
+            Referral.receiver_organization_id == referral.receiver_organization_id,
+            Referral.id != referral.id,
+        )
+        .order_by(Referral.id)
+    ).all()
+    found = []
+    for other, person in rows:
+        protocol = protocols.get(other.protocol_name, other.protocol_version)
+        if protocol.is_terminal(other.state) or not _same_person(key, _identity(person)):
+            continue
+        found.append(Duplicate(other.id, protocol.states[other.state].title.in_language(language)))
+    return found
+
+
+def _identity(person: ReferralPerson) -> tuple[str, str, str]:
+    name = " ".join(person.name.split()).casefold()
+    phone = "".join(c for c in person.phone if c.isdigit())
+    return name, phone, person.email.strip().casefold()
+
+
+def _same_person(mine: tuple[str, str, str], other: tuple[str, str, str]) -> bool:
+    (name, phone, email), (other_name, other_phone, other_email) = mine, other
+    return bool(name and phone and (name, phone) == (other_name, other_phone)) or bool(
+        email and email == other_email
+    )
