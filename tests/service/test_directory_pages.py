@@ -402,7 +402,8 @@ def test_my_organizations_partnerships_list_only_hers(as_, session, network, adm
 def test_staff_of_either_side_add_traces_shown_newest_first(as_, session, network, tie, clock):
     shelter_side = as_(network.shelter.caseworker)
     response = shelter_side.post(
-        f"/directory/partnerships/{tie.id}/notes", data={"kind": "meeting", "text": "Rencontre"}
+        f"/directory/partnerships/{tie.id}/notes",
+        data={"kind": "meeting", "text": "Visite des locaux du Phare"},
     )
     assert response.status_code == 303
     assert response.headers["Location"] == f"/directory/partnerships/{tie.id}#traces"
@@ -411,7 +412,7 @@ def test_staff_of_either_side_add_traces_shown_newest_first(as_, session, networ
         f"/directory/partnerships/{tie.id}/notes", data={"kind": "review", "text": "Bilan annuel"}
     )
     page = shelter_side.get(f"/directory/partnerships/{tie.id}").text
-    assert page.index("Bilan annuel") < page.index("Rencontre")
+    assert page.index("Bilan annuel") < page.index("Visite des locaux du Phare")
     assert network.womens_centre.organization.name in page
     empty = shelter_side.post(f"/directory/partnerships/{tie.id}/notes", data={"kind": "note", "text": ""})
     assert empty.status_code == 200

@@ -16,10 +16,14 @@ def test_pages_ask_strangers_to_sign_in(client):
 
 
 def test_the_sign_in_page_speaks_french_by_default_and_english_on_request(client):
-    assert "<h1>Connexion</h1>" in client.get("/sign-in").text or 'lang="fr"' in client.get("/sign-in").text
-    english = client.get("/sign-in?lang=en")
-    assert 'lang="en"' in english.text
-    assert 'lang="en"' in client.get("/sign-in").text  # the choice is remembered
+    french = client.get("/sign-in").text
+    assert 'lang="fr"' in french
+    assert "<h1>Connexion</h1>" in french
+    assert 'for="email">Courriel' in french
+    english = client.get("/sign-in?lang=en").text
+    assert 'lang="en"' in english
+    assert "<h1>Sign in</h1>" in english
+    assert "<h1>Sign in</h1>" in client.get("/sign-in").text  # the choice is remembered
 
 
 def test_a_wrong_password_says_so_without_saying_which_part(client, network, session):
