@@ -14,6 +14,7 @@ from service.config import Settings
 from service.config import settings
 from service.web import database
 from service.web import errors
+from service.web import headers
 from service.web import templating
 from service.web.catalogs import TRANSLATIONS
 from service.web.catalogs import compile_catalogs
@@ -55,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     extensions.login_manager.login_message = None
     app.after_request(remember_choice)
     errors.register(app)
+    headers.register(app, https=not development)
     templating.register(app)
 
     from service.accounts.views import blueprint as auth
