@@ -325,6 +325,12 @@ def edit_partnership(partnership_id: int) -> str | Response:
     return render_template("directory/partnership_form.html", form=form, partnership=found, mine=None)
 
 
+@blueprint.route("/partnerships/<int:partnership_id>/notes", methods=["GET"])
+def notes_address(partnership_id: int) -> Response:
+    """The address a refused trace's page shows (its language link, a reload): the partnership's page."""
+    return redirect(url_for(".partnership", partnership_id=partnership_id), 303)
+
+
 @blueprint.route("/partnerships/<int:partnership_id>/notes", methods=["POST"])
 def add_note(partnership_id: int) -> str | Response:
     found = queries.get_partnership(db(), partnership_id)

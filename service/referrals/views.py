@@ -391,6 +391,13 @@ def _render(
     )
 
 
+@blueprint.route("/referrals/<int:referral_id>/actions", methods=["GET"])
+@login_required
+def act_address(referral_id: int) -> Response:
+    """The address a refused action's page shows (its language link, a reload): the referral's page."""
+    return redirect(url_for("referrals.show", referral_id=referral_id), 303)
+
+
 @blueprint.route("/referrals/<int:referral_id>/actions", methods=["POST"])
 @login_required
 def act(referral_id: int) -> str | Response:

@@ -11,15 +11,19 @@ COOKIE = "maillage_lang"
 
 
 def select_locale() -> str:
-    """A `?lang=` choice, then the signed-in person's language, then her cookie; French by default."""
+    """A `?lang=` choice, then the one remembered in her cookie, then her profile's; French by default.
+
+    The latest choice made in this browser wins over the profile: choosing
+    "English" in the menu must hold for the next pages, signed in or not.
+    """
     asked = request.args.get("lang")
     if asked in LANGUAGES:
         return asked
-    if current_user and current_user.is_authenticated:
-        return current_user.language
     remembered = request.cookies.get(COOKIE)
     if remembered in LANGUAGES:
         return remembered
+    if current_user and current_user.is_authenticated:
+        return current_user.language
     return "fr"
 
 

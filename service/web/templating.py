@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask import request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import Field
+from wtforms.widgets import ListWidget
 
 from service.accounts.models import Role
 
@@ -32,11 +34,38 @@ def described_by(field: Field, hint: str | None = None, group: bool = False) -> 
     return attributes
 
 
+def error_target(field: Field) -> str:
+    """The id an error summary's link leads to: a field, or the first box of a group of them.
+
+    A link to a fieldset moves no focus (it cannot take it); a link to its
+    first radio button or checkbox takes the keyboard there.
+    """
+    if isinstance(field.widget, ListWidget):
+        options = list(field)
+        if options:
+            return options[0].id
+    return field.id
+
+
+def here() -> str:
+    """This page's address without its #fragment, for a form that posts back to it.
+
+    A form without `action` posts to the address with its fragment (`#main`,
+    after the skip link), and a page opened on a fragment ignores `autofocus`:
+    the error summary would not take the focus.
+    """
+    return request.full_path if request.query_string else request.path
+
+
 def current_locale() -> str:
     return get_locale().language if get_locale() else "fr"
 
 
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(
-        main_menu=main_menu, described_by=described_by, current_locale=current_locale
+        main_menu=main_menu,
+        described_by=described_by,
+        current_locale=current_locale,
+        here=here,
+        error_target=error_target,
     )
