@@ -76,6 +76,20 @@ class OrganizationSeed:
         return f"referencement.{self.key}@{DEMO_DOMAIN}"
 
 
+# Who each kind of organization serves, for the directory's "clienteles".
+CLIENTELES = {
+    "shelter": "Femmes victimes de violence conjugale et leurs enfants.",
+    "second_stage_housing": "Femmes qui quittent une maison d'hébergement, avec ou sans enfants.",
+    "sexual_assault_centre": "Femmes et adolescentes de 14 ans et plus ayant vécu une agression sexuelle.",
+    "crime_victim_assistance": "Personnes victimes d'actes criminels, leurs proches et les témoins.",
+    "womens_centre": "Toutes les femmes de Laval.",
+    "health_clinic": "Population de Laval; services psychosociaux et de santé.",
+    "legal_aid": "Personnes admissibles à l'aide juridique.",
+    "employment_service": "Femmes de 18 ans et plus qui cherchent un emploi ou une formation.",
+    "newcomer_settlement": "Personnes immigrantes arrivées depuis moins de cinq ans.",
+    "food_bank": "Ménages à faible revenu de Laval.",
+}
+
 ORGANIZATIONS: tuple[OrganizationSeed, ...] = (
     OrganizationSeed(
         key="phare",
@@ -618,6 +632,7 @@ class _Network:
                 kind=seed.kind,
                 mandate=seed.mandate,
                 territory=seed.territory,
+                clienteles=CLIENTELES.get(seed.kind, ""),
                 languages=list(seed.languages),
                 accessibility=seed.accessibility,
                 hours=seed.hours,

@@ -59,6 +59,7 @@ class OrganizationForm(FlaskForm):
     )
     kind = StringField(_l("Kind of organization"), validators=[Length(max=64)])
     mandate = TextAreaField(_l("Mandate"))
+    clienteles = TextAreaField(_l("Who it serves"), validators=[Length(max=1000)])
     territory = StringField(_l("Territory served"), validators=[Length(max=200)])
     languages = StringField(_l("Languages spoken"), validators=[Length(max=300)])
     accessibility = TextAreaField(_l("Accessibility"))

@@ -47,6 +47,7 @@ class Organization(Base):
     kind: Mapped[str] = mapped_column(String(64), default="")
     mandate: Mapped[str] = mapped_column(Text, default="")
     territory: Mapped[str] = mapped_column(String(200), default="")
+    clienteles: Mapped[str] = mapped_column(Text, default="")
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     accessibility: Mapped[str] = mapped_column(Text, default="")
     hours: Mapped[str] = mapped_column(String(200), default="")

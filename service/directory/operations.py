@@ -51,6 +51,7 @@ class OrganizationDetails:
     kind: str = ""
     mandate: str = ""
     territory: str = ""
+    clienteles: str = ""
     languages: tuple[str, ...] = ()
     accessibility: str = ""
     hours: str = ""
@@ -442,6 +443,7 @@ def _set_details(organization: Organization, details: OrganizationDetails) -> No
     organization.kind = details.kind.strip()
     organization.mandate = details.mandate.strip()
     organization.territory = details.territory.strip()
+    organization.clienteles = details.clienteles.strip()
     organization.languages = [language.strip() for language in details.languages if language.strip()]
     organization.accessibility = details.accessibility.strip()
     organization.hours = details.hours.strip()

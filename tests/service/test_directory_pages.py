@@ -199,12 +199,20 @@ def test_a_coordinator_edits_her_own_organization(as_, session, network):
     assert browser.get(f"/directory/organizations/{shelter.id}/edit").status_code == 200
     response = browser.post(
         f"/directory/organizations/{shelter.id}/edit",
-        data=organization_form("Maison Fictive du Phare", capacity_status="full", hours="24 h sur 24"),
+        data=organization_form(
+            "Maison Fictive du Phare",
+            capacity_status="full",
+            hours="24 h sur 24",
+            clienteles="Femmes victimes de violence et leurs enfants",
+        ),
     )
     assert response.status_code == 303
     assert response.headers["Location"] == f"/directory/organizations/{shelter.id}"
     saved = session.get(Organization, shelter.id)
     assert (saved.capacity_status, saved.hours, saved.languages) == ("full", "24 h sur 24", ["fr", "en"])
+    assert saved.clienteles == "Femmes victimes de violence et leurs enfants"
+    page = browser.get(f"/directory/organizations/{shelter.id}").text
+    assert "Femmes victimes de violence et leurs enfants" in page
 
 
 def test_bad_organization_details_are_shown_again_with_the_errors(as_, network):
