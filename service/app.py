@@ -42,6 +42,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
         RATELIMIT_STORAGE_URI=config.ratelimit_storage_url,
         PUBLIC_BASE_URL=config.base_url,
+        SESSION_IDLE_MINUTES=config.session_idle_minutes,
+        SESSION_MAX_HOURS=config.session_max_hours,
     )
     if test_config:
         app.config.update(test_config)

@@ -34,13 +34,52 @@ class Settings(BaseSettings):
     ratelimit_storage_url: str = "memory://"
     """Where sign-in attempts are counted: memory, or redis://... when several processes serve."""
 
+    session_idle_minutes: int = 30
+    """A session unused this long ends (OWASP ASVS 3.3.2)."""
+
+    session_max_hours: int = 12
+    """A session ends this long after sign-in, used or not."""
+
     signed_link_days: int = 7
     """How long a partner's signed link stays valid."""
+
+    broker_url: str | None = None
+    """Celery's broker, e.g. `redis://redis:6379/0`; the embedded default is a folder in `data_dir`."""
+
+    queue: str = "maillage"
+    """The Celery queue the worker's tasks go through (tests use one of their own)."""
+
+    smtp_url: str | None = None
+    """`smtp://host:25`, `smtp+starttls://user:password@host:587` or `smtps://...`;
+    unset, emails are written as `.eml` files into `data_dir/mailbox` (the embedded mailbox)."""
+
+    mail_from: str = "Maillage <maillage@localhost>"
+    """The From address of every email."""
+
+    relay_interval: float = 5.0
+    """Seconds between two passes of the outbox relay (beat)."""
+
+    sweep_interval: float = 60.0
+    """Seconds between two deadline sweeps (beat); 0 turns the sweep off."""
+
+    outbox_lease_seconds: float = 120.0
+    """How long a relayed message stays claimed before the relay publishes it again."""
+
+    outbox_batch_size: int = 50
+    """Messages per send task: they share one SMTP connection."""
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'maillage.db').resolve()}"
+
+    def broker_folder(self) -> Path:
+        """Where the embedded broker (kombu's filesystem transport) keeps its messages."""
+        return (self.data_dir / "broker").resolve()
+
+    def mailbox_folder(self) -> Path:
+        """Where the embedded mailbox keeps the emails it receives, one `.eml` file each."""
+        return (self.data_dir / "mailbox").resolve()
 
 
 @cache

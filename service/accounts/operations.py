@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import timedelta
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email
@@ -92,14 +94,56 @@ def start_session(session: Session, user: User, clock: Clock = utcnow) -> str:
     return token
 
 
-def session_user(session: Session, token: str, clock: Clock = utcnow) -> tuple[UserSession, User] | None:
-    """The live session and active user behind a cookie's token, or None."""
+@dataclass(frozen=True)
+class SessionLimits:
+    """How long a session lives: unused (idle), and at most (absolute). OWASP ASVS 3.3."""
+
+    idle: timedelta = timedelta(minutes=30)
+    absolute: timedelta = timedelta(hours=12)
+
+
+# Noting activity costs a write: once a minute is precise enough for a 30-minute idle limit.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def session_user(
+    session: Session, token: str, clock: Clock = utcnow, limits: SessionLimits = SessionLimits()
+) -> tuple[UserSession, User] | None:
+    """The live session and active user behind a cookie's token, or None; ends a session past its limits."""
     row = session.scalar(
         select(UserSession).where(UserSession.token_hash == token_hash(token), UserSession.ended_at.is_(None))
     )
     if row is None or not row.user.active:
         return None
+    now = clock()
+    if now - row.last_seen_at > limits.idle or now - row.created_at > limits.absolute:
+        row.ended_at = now
+        session.commit()
+        return None
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
+        session.commit()
     return row, row.user
+
+
+def active_sessions(session: Session, user_id: int) -> list[UserSession]:
+    """The user's sessions not yet ended, newest first."""
+    query = (
+        select(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.created_at.desc())
+    )
+    return list(session.scalars(query))
+
+
+def end_session_of(session: Session, user_id: int, session_id: int, clock: Clock = utcnow) -> bool:
+    """End one of the user's own sessions (another browser); False when it is not hers or already ended."""
+    row = session.get(UserSession, session_id)
+    if row is None or row.user_id != user_id or row.ended_at is not None:
+        return False
+    row.ended_at = clock()
+    session.commit()
+    return True
 
 
 def end_session(session: Session, token: str, clock: Clock = utcnow) -> None:

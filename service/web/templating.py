@@ -21,6 +21,7 @@ def main_menu() -> list[tuple[str, str]]:
     if not current_user.is_regional_admin:
         items.append(("referrals.inbox", _("Received")))
     items += [("directory.index", _("Directory")), ("directory.partnerships", _("Partnerships"))]
+    items.append(("auth.sessions", _("My sessions")))
     return items
 
 

@@ -419,6 +419,7 @@ def test_staff_of_either_side_add_traces_shown_newest_first(as_, session, networ
     as_(network.womens_centre.coordinator).post(
         f"/directory/partnerships/{tie.id}/notes", data={"kind": "review", "text": "Bilan annuel"}
     )
+    shelter_side = as_(network.shelter.caseworker)  # a day later her first session has ended
     page = shelter_side.get(f"/directory/partnerships/{tie.id}").text
     assert page.index("Bilan annuel") < page.index("Visite des locaux du Phare")
     assert network.womens_centre.organization.name in page
