@@ -68,6 +68,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (auth, directory, links, referrals):
         app.register_blueprint(blueprint)
+    if development:
+        # The embedded default's mailbox: what Maillage "sent" on this computer.
+        from service.notifications.views import blueprint as mailbox
+
+        app.register_blueprint(mailbox)
     return app
 
 

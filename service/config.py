@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     queue: str = "maillage"
     """The Celery queue the worker's tasks go through (tests use one of their own)."""
 
+    broker_key_prefix: str = ""
+    """A prefix for every key Celery writes in Redis, for deployments (or test runs) sharing one."""
+
     smtp_url: str | None = None
     """`smtp://host:25`, `smtp+starttls://user:password@host:587` or `smtps://...`;
     unset, emails are written as `.eml` files into `data_dir/mailbox` (the embedded mailbox)."""

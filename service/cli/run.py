@@ -1,9 +1,10 @@
 """`maillage run`: Maillage on the embedded default, in one command.
 
-Today that is the web app, served by waitress after the database is brought
-up to date. The worker and the scheduler will start beside it: `run` adds
-their processes to `Embedded.companions` before serving, and `Embedded` stops
-them when the server stops (Ctrl+C or SIGTERM).
+The web app, served by waitress after the database is brought up to date,
+and beside it a worker with its scheduler (one process: `celery worker
+--beat`), on the embedded broker and mailbox unless MAILLAGE_BROKER_URL and
+MAILLAGE_SMTP_URL say otherwise. `Embedded` stops the worker when the server
+stops (Ctrl+C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from waitress.server import MultiSocketServer
 
 from service.app import create_app
 from service.cli.db import upgrade
+from service.cli.worker import start_worker_process
 from service.config import settings
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")  # noqa: S104 - names we recognize, not a bind
@@ -64,7 +66,12 @@ class Embedded:
         for process in self.companions:
             process.terminate()
         for process in self.companions:
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                # A worker stuck in a slow SMTP exchange: the outbox loses nothing if it is killed.
+                process.kill()
+                process.wait()
 
 
 def _interrupt(_signal: int, _frame: object) -> None:
@@ -99,14 +106,27 @@ def _check_free(host: str, port: int) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+@click.option(
+    "--worker/--no-worker",
+    "with_worker",
+    default=True,
+    show_default=True,
+    help="Start the worker and its scheduler beside the web server.",
+)
 @click.pass_context
-def run(ctx: click.Context, host: str, port: int) -> None:
-    """Start Maillage on the embedded default (SQLite in MAILLAGE_DATA_DIR) and print its address."""
+def run(ctx: click.Context, host: str, port: int, with_worker: bool) -> None:
+    """Start Maillage on the embedded default (SQLite in MAILLAGE_DATA_DIR) and print its address.
+
+    The web server, a worker and its scheduler (emails, reminders,
+    escalations) run together; Ctrl+C stops them all.
+    """
     # A laptop has no HTTPS and no secret key to hand: development mode unless told otherwise.
     os.environ.setdefault("MAILLAGE_ENV", "development")
     settings.cache_clear()
     ctx.invoke(upgrade)
     maillage = embedded(host, port)
+    if with_worker:
+        maillage.companions.append(start_worker_process(beat=True))
     click.echo(f"Maillage is running at {maillage.address} (Ctrl+C stops it).")
     maillage.serve()
     click.echo("Maillage stopped.")

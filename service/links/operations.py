@@ -81,12 +81,40 @@ def issue_link(
 
     Only the token's hash is stored: the raw token exists in the email and nowhere else.
     """
+    try:
+        token = add_link(session, referral_id, organization_id, now=clock(), valid_for=valid_for).token
+    except NotAllowed:
+        session.rollback()
+        raise
+    session.commit()
+    return token
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    token: str
+    expires_at: datetime
+
+
+def add_link(
+    session: Session,
+    referral_id: int,
+    organization_id: int,
+    *,
+    now: datetime,
+    valid_for: timedelta | None = None,
+) -> IssuedLink:
+    """`issue_link` inside the caller's transaction: the caller commits it with its own rows.
+
+    The worker commits a link before sending the email that carries it: a crash
+    after the mail server took the email must not leave it with a link that was
+    never stored. A link whose email is then not sent is harmless: nobody holds its token.
+    """
     referral = session.get(Referral, referral_id)
     if referral is None or referral.receiver_organization_id != organization_id:
-        session.rollback()
         raise NotAllowed("issue_link", frozenset())
     token = secrets.token_urlsafe(32)
-    now = clock()
+    expires_at = now + (valid_for or timedelta(days=settings().signed_link_days))
     session.add(
         SignedLink(
             token_hash=token_hash(token),
@@ -94,11 +122,10 @@ def issue_link(
             organization_id=organization_id,
             purpose=RESPOND,
             created_at=now,
-            expires_at=now + (valid_for or timedelta(days=settings().signed_link_days)),
+            expires_at=expires_at,
         )
     )
-    session.commit()
-    return token
+    return IssuedLink(token, expires_at)
 
 
 def resolve_link(

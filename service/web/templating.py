@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask import current_app
 from flask import request
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -22,6 +23,8 @@ def main_menu() -> list[tuple[str, str]]:
         items.append(("referrals.inbox", _("Received")))
     items += [("directory.index", _("Directory")), ("directory.partnerships", _("Partnerships"))]
     items.append(("auth.sessions", _("My sessions")))
+    if "mailbox" in current_app.blueprints:  # development only: what Maillage "sent" here
+        items.append(("mailbox.index", _("Mailbox (development)")))
     return items
 
 

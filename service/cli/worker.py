@@ -1,0 +1,68 @@
+"""`maillage worker` and `maillage beat`: the Celery worker and its scheduler.
+
+The same as `celery -A worker.app worker -Q maillage` and `celery -A worker.app beat`;
+options these commands do not know are passed on to Celery. Run a single beat
+in a deployment: it is what starts the outbox relay and the deadline sweep.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+
+from service.config import settings
+
+PASS_ON = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+def worker_arguments(*, beat: bool, loglevel: str, extra: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """`celery worker`'s arguments for Maillage's queue."""
+    arguments = ["worker", "--queues", settings().queue, "--loglevel", loglevel]
+    if beat:
+        arguments.append("--beat")
+    if not settings().broker_url and not {"-P", "--pool"} & {a.split("=")[0] for a in extra}:
+        # The embedded default is one machine and SQLite, which has one writer at a time.
+        arguments += ["--pool", "solo"]
+    return [*arguments, *extra]
+
+
+@click.command(context_settings=PASS_ON)
+@click.option("--beat", "-B", is_flag=True, help="Also run the scheduler here (only one in a deployment).")
+@click.option("--loglevel", "-l", default="INFO", show_default=True, help="Celery's log level.")
+@click.pass_context
+def worker(ctx: click.Context, beat: bool, loglevel: str) -> None:
+    """Run a worker: relays the outbox, sends the emails, carries out due deadlines.
+
+    The broker is MAILLAGE_BROKER_URL (a folder in MAILLAGE_DATA_DIR when unset);
+    emails go to MAILLAGE_SMTP_URL (the mailbox folder when unset). Other
+    options are passed to `celery worker`, e.g. `maillage worker --concurrency 4`.
+    """
+    from worker.app import celery
+
+    celery.worker_main(worker_arguments(beat=beat, loglevel=loglevel, extra=ctx.args))
+
+
+@click.command(context_settings=PASS_ON)
+@click.option("--loglevel", "-l", default="INFO", show_default=True, help="Celery's log level.")
+@click.pass_context
+def beat(ctx: click.Context, loglevel: str) -> None:
+    """Run the scheduler: the outbox relay every MAILLAGE_RELAY_INTERVAL seconds, the deadline
+    sweep every MAILLAGE_SWEEP_INTERVAL seconds. Run exactly one in a deployment."""
+    from worker.app import celery
+
+    celery.start(["beat", "--loglevel", loglevel, *ctx.args])
+
+
+def start_worker_process(*, beat: bool = True) -> subprocess.Popen[bytes]:
+    """A worker (with its scheduler) in a process of its own, as `maillage run` starts beside the web."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "--app",
+        "worker.app",
+        *worker_arguments(beat=beat, loglevel="INFO"),
+    ]
+    return subprocess.Popen(command)  # noqa: S603 - our own interpreter and fixed arguments

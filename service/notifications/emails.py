@@ -1,0 +1,254 @@
+"""What an outbox message becomes: emails to the right people, in their language.
+
+An email says which organization sent or answered, what is expected and by
+when, and carries a link: a signed link for an organization's referral
+address (a partner contact without an account), the referral's page for
+people who have an account. It never carries the woman's personal data, in
+the subject, the body or the headers: nothing here reads `ReferralPerson`.
+
+Domain code: no Flask, no Celery. Templates are rendered with a Jinja
+environment of our own and the same catalogs as the web app (the worker has
+no request to take a language from).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime as rfc2822_date
+from email.utils import parseaddr
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.support import Translations
+from jinja2 import Environment
+from jinja2 import FileSystemLoader
+from jinja2 import StrictUndefined
+from jinja2 import select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.accounts.models import Role
+from service.accounts.models import User
+from service.directory.models import Organization
+from service.links.operations import add_link
+from service.notifications.models import OutboxMessage
+from service.referrals.models import Referral
+from service.referrals.models import ReferralEvent
+from service.web.catalogs import TRANSLATIONS
+from service.web.catalogs import compile_catalogs
+from workflows.loader import ProtocolLibrary
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+MONTREAL = ZoneInfo("America/Montreal")
+LANGUAGES = ("fr", "en")
+# An organization's referral address is read by whoever is on duty: the network's language.
+ORGANIZATION_LANGUAGE = "fr"
+LOCALES = {"fr": "fr_CA", "en": "en_CA"}
+DUE_FORMAT = "EEEE d MMMM y, HH:mm"
+# Who reads a message meant for each party, when it goes to people's own addresses.
+RECEIVING_ROLES = (Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT)
+
+
+class Undeliverable(Exception):
+    """No retry can send this message (e.g. nobody to send it to); `code` says why, for the outbox."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(code)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    language: str
+    # An organization's referral address gets a signed link; a person with an account, the page.
+    organization_address: bool = False
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    language: str
+    subject: str
+    text: str
+    html: str
+    message_id: str
+
+    def as_message(self, mail_from: str) -> EmailMessage:
+        """The MIME message: plain text with an HTML alternative, and only these headers."""
+        message = EmailMessage()
+        message["From"] = mail_from
+        message["To"] = Address(addr_spec=self.to)
+        message["Subject"] = self.subject
+        message["Message-ID"] = self.message_id
+        message["Date"] = rfc2822_date(datetime.now(MONTREAL))
+        # Tells vacation responders not to answer (RFC 3834).
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(self.text)
+        message.add_alternative(self.html, subtype="html")
+        # After the content: setting it clears the Content-* headers.
+        message["Content-Language"] = self.language
+        return message
+
+
+def compose(
+    session: Session,
+    protocols: ProtocolLibrary,
+    message: OutboxMessage,
+    *,
+    base_url: str,
+    now: datetime,
+) -> list[Email]:
+    """The emails `message` becomes, one per recipient address; signed links are added to the session.
+
+    Raises `Undeliverable` when there is nobody to send it to. The caller
+    commits the links before sending (see `service.links.operations.add_link`).
+    """
+    referral = session.get_one(Referral, message.referral_id)
+    event = session.get(ReferralEvent, message.event_id) if message.event_id else None
+    protocol = protocols.get(referral.protocol_name, referral.protocol_version)
+    sender = session.get_one(Organization, referral.sender_organization_id)
+    receiver = session.get_one(Organization, referral.receiver_organization_id)
+    state = event.to_state if event is not None else referral.state
+    deadline = protocol.states[state].deadline
+    # "By when" holds only while nothing has happened since the message's event.
+    current = event is None or (referral.last_seq == event.seq and referral.state == state)
+    due = referral.due_at if current else None
+    base = base_url.rstrip("/")
+    emails = []
+    for recipient in recipients(session, message, referral):
+        context: dict[str, Any] = {
+            "sender": sender.name,
+            "receiver": receiver.name,
+            "deadline": deadline.title.in_language(recipient.language) if deadline else "",
+            "due": format_due(due, recipient.language) if due else "",
+            "signed": recipient.organization_address,
+            "expires": "",
+        }
+        if recipient.organization_address:
+            link = add_link(session, referral.id, receiver.id, now=now)
+            context["link"] = f"{base}/link/{link.token}"
+            context["expires"] = format_due(link.expires_at, recipient.language)
+        else:
+            context["link"] = f"{base}/referrals/{referral.id}"
+        subject, text, html = render(message.template, recipient.language, **context)
+        emails.append(
+            Email(
+                to=recipient.address,
+                language=recipient.language,
+                subject=subject,
+                text=text,
+                html=html,
+                message_id=message_id(message.dedupe_key, recipient.address, base_url),
+            )
+        )
+    return emails
+
+
+def recipients(session: Session, message: OutboxMessage, referral: Referral) -> list[Recipient]:
+    """Who gets `message`, one entry per address, in address order.
+
+    - `receiver`: the receiving organization's referral address if it has one,
+      else its active caseworkers, coordinators and partner contacts;
+    - `receiver_coordinator`, `sender_coordinator`: that organization's active coordinators;
+    - `sender`: the person who opened the referral if still active, else the
+      sending organization's coordinators.
+    """
+    party = message.recipient_party or ""
+    organization_id = message.recipient_organization_id
+    people: list[User] = []
+    if party == "receiver":
+        organization = session.get_one(Organization, organization_id)
+        if organization.referral_email:
+            return [Recipient(organization.referral_email, ORGANIZATION_LANGUAGE, organization_address=True)]
+        people = _active(session, organization_id, RECEIVING_ROLES)
+    elif party in ("receiver_coordinator", "sender_coordinator"):
+        people = _active(session, organization_id, (Role.COORDINATOR,))
+    elif party == "sender":
+        author = session.get(User, referral.created_by_id) if referral.created_by_id else None
+        if author is not None and author.active and author.organization_id == organization_id:
+            people = [author]
+        else:
+            people = _active(session, organization_id, (Role.COORDINATOR,))
+    chosen: dict[str, Recipient] = {}
+    for person in people:
+        address = person.email.strip().lower()
+        language = person.language if person.language in LANGUAGES else ORGANIZATION_LANGUAGE
+        chosen.setdefault(address, Recipient(person.email.strip(), language))
+    if not chosen:
+        raise Undeliverable(f"no_recipient:{party}")
+    return [chosen[address] for address in sorted(chosen)]
+
+
+def _active(session: Session, organization_id: int | None, roles: tuple[str, ...]) -> list[User]:
+    query = (
+        select(User)
+        .where(User.organization_id == organization_id, User.active.is_(True), User.role.in_(roles))
+        .order_by(User.id)
+    )
+    return list(session.scalars(query))
+
+
+def render(template: str, language: str, **context: Any) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of `email/{template}` in `language`.
+
+    The subject is the text template's `subject` block, on one line; the HTML
+    version is `email/{template}.html`, which shows the same words.
+    """
+    environment = _environment(language)
+    text_template = environment.get_template(f"email/{template}.txt")
+    subject_block = text_template.blocks["subject"](text_template.new_context(context))
+    subject = " ".join("".join(subject_block).split())
+    text = text_template.render(context).strip() + "\n"
+    html = environment.get_template(f"email/{template}.html").render(
+        context, subject=subject, language=language
+    )
+    return subject, text, html
+
+
+def format_due(moment: datetime, language: str) -> str:
+    """A date and time as people in Montréal read it, e.g. "mercredi 25 juin 2025, 11:00"."""
+    return format_datetime(moment, DUE_FORMAT, tzinfo=MONTREAL, locale=LOCALES.get(language, "fr_CA"))
+
+
+def message_id(dedupe_key: str, address: str, base_url: str) -> str:
+    """The same Message-ID every time this message is sent to this address.
+
+    SMTP cannot make "the server took it" and "we recorded it" one step: a
+    worker that dies between the two sends the message again on restart. The
+    second copy then carries the same Message-ID, which mail systems use to
+    collapse duplicates (many do, e.g. Gmail's; not all). The hash keeps the
+    dedupe key's referral number out of the header.
+    """
+    digest = hashlib.sha256(f"{dedupe_key}\n{address.strip().lower()}".encode()).hexdigest()[:40]
+    domain = urlsplit(base_url).hostname or "maillage.invalid"
+    return f"<{digest}@{domain}>"
+
+
+def envelope_address(mail_from: str) -> str:
+    """The bare address of a From header, for the SMTP envelope."""
+    return parseaddr(mail_from)[1]
+
+
+@cache
+def _environment(language: str) -> Environment:
+    compile_catalogs()
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        extensions=["jinja2.ext.i18n"],
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    translations = Translations.load(str(TRANSLATIONS), [language])
+    environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    return environment

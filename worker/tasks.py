@@ -1,0 +1,130 @@
+"""The worker's tasks: relay the outbox, send batches of emails, sweep due deadlines.
+
+Tasks take ids (or nothing), never ORM objects, and each is safe to run twice:
+the outbox row's status and the referral's `due_at` say what is left to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
+from functools import cache
+
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from service.clock import Clock
+from service.clock import utcnow
+from service.config import settings
+from service.db import make_engine
+from service.db import session_factory
+from service.errors import ConcurrentUpdate
+from service.notifications.outbox import claim_due
+from service.protocols import protocol_library
+from service.referrals.operations import due_referral_ids
+from service.referrals.operations import run_due_deadline
+from worker.app import RELAY
+from worker.app import SEND_BATCH
+from worker.app import SWEEP
+from worker.app import celery
+from worker.sending import deliver
+
+log = logging.getLogger(__name__)
+
+# A sweep handles at most this many batches of due referrals per run; the next run takes the rest.
+SWEEP_BATCHES = 20
+
+
+@cache
+def sessions() -> sessionmaker[Session]:
+    """This process's sessions, on the configured database (made on first use, after any fork)."""
+    return session_factory(make_engine(settings().resolved_database_url()))
+
+
+@celery.task(name=RELAY, acks_late=False)
+def relay_outbox() -> int:
+    """Publish the due pending messages to `send_batch`, in chunks; returns how many were claimed."""
+    config = settings()
+    return relay(
+        sessions(),
+        publish=send_batch.delay,
+        lease=timedelta(seconds=config.outbox_lease_seconds),
+        batch_size=config.outbox_batch_size,
+    )
+
+
+def relay(
+    factory: sessionmaker[Session],
+    *,
+    publish: Callable[[list[int]], object],
+    lease: timedelta,
+    batch_size: int,
+    clock: Clock = utcnow,
+) -> int:
+    """Claim due messages (see `claim_due`), then publish their ids in chunks of `batch_size`.
+
+    If the broker is down, publishing stops; nothing is lost: the claimed rows
+    come back to a later pass when their lease ends.
+    """
+    with factory() as session:
+        ids = claim_due(session, now=clock(), lease=lease)
+    size = batch_size
+    for start in range(0, len(ids), size):
+        try:
+            publish(ids[start : start + size])
+        except BrokerUnavailable as error:
+            log.warning(
+                "broker unavailable (%s): %d outbox messages wait for their lease to end",
+                type(error).__name__,
+                len(ids) - start,
+            )
+            break
+    return len(ids)
+
+
+@celery.task(name=SEND_BATCH, acks_late=True, reject_on_worker_lost=True)
+def send_batch(ids: list[int]) -> None:
+    """Send these outbox messages over one SMTP connection; each is sent only if still pending."""
+    deliver([int(i) for i in ids], sessions=sessions(), protocols=protocol_library(), config=settings())
+
+
+@celery.task(name=SWEEP, acks_late=False)
+def sweep_deadlines(at: str | None = None) -> int:
+    """Run the deadline steps that are due; `at` (ISO 8601) stands for now, for tests moving time."""
+    clock = utcnow if at is None else _frozen(datetime.fromisoformat(at))
+    return sweep(sessions(), clock=clock)
+
+
+def _frozen(moment: datetime) -> Clock:
+    return lambda: moment
+
+
+def sweep(factory: sessionmaker[Session], *, clock: Clock = utcnow) -> int:
+    """Carry out every due deadline step through `run_due_deadline`, the operation itself.
+
+    Idempotent: a step already done is no longer due, so a second sweep (or two
+    sweeps at once) does nothing more. Returns the number of steps carried out.
+    """
+    protocols = protocol_library()
+    done = 0
+    with factory() as session:
+        for _batch in range(SWEEP_BATCHES):
+            ids = due_referral_ids(session, clock())
+            session.rollback()
+            if not ids:
+                break
+            progressed = 0
+            for referral_id in ids:
+                try:
+                    if run_due_deadline(session, protocols, referral_id, clock=clock):
+                        progressed += 1
+                except ConcurrentUpdate:
+                    # Someone is acting on it right now; the next sweep sees what is left.
+                    continue
+            done += progressed
+            if progressed == 0:
+                break
+    return done
