@@ -18,8 +18,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP)
+bench: $(STAMP)  ## Measure against baselines taken in the same run (needs PostgreSQL and Redis)
 	$(BIN)/python bench/transitions.py
+	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/notifications.py
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)

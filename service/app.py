@@ -64,9 +64,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.accounts.views import blueprint as auth
     from service.directory.views import blueprint as directory
     from service.links.views import blueprint as links
+    from service.notifications.failed_views import blueprint as failed_messages
     from service.referrals.views import blueprint as referrals
 
-    for blueprint in (auth, directory, links, referrals):
+    for blueprint in (auth, directory, links, referrals, failed_messages):
         app.register_blueprint(blueprint)
     if development:
         # The embedded default's mailbox: what Maillage "sent" on this computer.

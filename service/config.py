@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 50
     """Messages per send task: they share one SMTP connection."""
 
+    periodic_interval: float = 3600.0
+    """Seconds between two runs of the periodic jobs (digest, reviews, consent expiry, retention),
+    each of which does its work once per period whatever the interval; 0 turns them off."""
+
+    digest_hour: int = 7
+    """The hour (Montréal time) from which each day's digest is sent."""
+
+    retention_months: int = 12
+    """Months after a referral is closed before the woman's personal data in it is erased."""
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -19,6 +19,13 @@ from service.config import settings
 RELAY = "maillage.relay_outbox"
 SEND_BATCH = "maillage.send_batch"
 SWEEP = "maillage.sweep_deadlines"
+DIGEST = "maillage.queue_digests"
+REVIEWS = "maillage.queue_review_reminders"
+CONSENT_EXPIRY = "maillage.remind_lapsed_consents"
+RETENTION = "maillage.purge_closed"
+# The periodic jobs: each does its work once per period (a day, a review cycle, a lapse),
+# however often it runs, so beat only has to run them often enough.
+PERIODIC = (DIGEST, REVIEWS, CONSENT_EXPIRY, RETENTION)
 
 
 def broker(config: Settings) -> tuple[str, dict[str, Any]]:
@@ -66,6 +73,13 @@ def make_celery(config: Settings) -> Celery:
             "schedule": timedelta(seconds=config.sweep_interval),
             "options": {"expires": config.sweep_interval},
         }
+    if config.periodic_interval > 0:
+        for task in PERIODIC:
+            schedule[task.removeprefix("maillage.").replace("_", "-")] = {
+                "task": task,
+                "schedule": timedelta(seconds=config.periodic_interval),
+                "options": {"expires": config.periodic_interval},
+            }
     app.conf.update(
         broker_url=url,
         broker_transport_options=transport_options,

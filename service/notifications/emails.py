@@ -112,6 +112,8 @@ def compose(
     Raises `Undeliverable` when there is nobody to send it to. The caller
     commits the links before sending (see `service.links.operations.add_link`).
     """
+    if message.referral_id is None:
+        return compose_summary(session, message, base_url=base_url)
     referral = session.get_one(Referral, message.referral_id)
     event = session.get(ReferralEvent, message.event_id) if message.event_id else None
     protocol = protocols.get(referral.protocol_name, referral.protocol_version)
@@ -153,6 +155,52 @@ def compose(
     return emails
 
 
+def compose_summary(session: Session, message: OutboxMessage, *, base_url: str) -> list[Email]:
+    """The emails of a message about no single referral (a digest, a review reminder).
+
+    Its `payload` is the template's context, decided when it was queued; it goes
+    to one person (`recipient_party` "user", `payload["user_id"]`) or to an
+    organization's active coordinators ("coordinators"). Links are made from
+    `base_url` and the paths the payload names.
+    """
+    payload = dict(message.payload or {})
+    people: list[User] = []
+    if message.recipient_party == "user":
+        person = session.get(User, payload.get("user_id"))
+        people = [person] if person is not None and person.active else []
+    elif message.recipient_party == "coordinators":
+        people = _active(session, message.recipient_organization_id, (Role.COORDINATOR,))
+    chosen = _by_address(people)
+    if not chosen:
+        raise Undeliverable(f"no_recipient:{message.recipient_party}")
+    base = base_url.rstrip("/")
+    context = {**payload, "base": base, "link": base + str(payload.get("path", "/"))}
+    emails = []
+    for recipient in chosen:
+        subject, text, html = render(message.template, recipient.language, **context)
+        emails.append(
+            Email(
+                to=recipient.address,
+                language=recipient.language,
+                subject=subject,
+                text=text,
+                html=html,
+                message_id=message_id(message.dedupe_key, recipient.address, base_url),
+            )
+        )
+    return emails
+
+
+def _by_address(people: list[User]) -> list[Recipient]:
+    """One recipient per address, in her language, in address order."""
+    chosen: dict[str, Recipient] = {}
+    for person in people:
+        address = person.email.strip().lower()
+        language = person.language if person.language in LANGUAGES else ORGANIZATION_LANGUAGE
+        chosen.setdefault(address, Recipient(person.email.strip(), language))
+    return [chosen[address] for address in sorted(chosen)]
+
+
 def recipients(session: Session, message: OutboxMessage, referral: Referral) -> list[Recipient]:
     """Who gets `message`, one entry per address, in address order.
 
@@ -178,14 +226,10 @@ def recipients(session: Session, message: OutboxMessage, referral: Referral) -> 
             people = [author]
         else:
             people = _active(session, organization_id, (Role.COORDINATOR,))
-    chosen: dict[str, Recipient] = {}
-    for person in people:
-        address = person.email.strip().lower()
-        language = person.language if person.language in LANGUAGES else ORGANIZATION_LANGUAGE
-        chosen.setdefault(address, Recipient(person.email.strip(), language))
+    chosen = _by_address(people)
     if not chosen:
         raise Undeliverable(f"no_recipient:{party}")
-    return [chosen[address] for address in sorted(chosen)]
+    return chosen
 
 
 def _active(session: Session, organization_id: int | None, roles: tuple[str, ...]) -> list[User]:

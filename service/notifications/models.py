@@ -7,7 +7,9 @@ unique dedupe key keeps a message from being written twice.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import JSON
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
@@ -36,6 +38,9 @@ class OutboxMessage(Base):
     available_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A message about no single referral (a digest, a review reminder) carries what it says,
+    # decided when it was queued: figures and referral numbers, never personal data.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     event: Mapped[ReferralEvent | None] = relationship()
 

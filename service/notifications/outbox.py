@@ -16,11 +16,15 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from service.clock import utcnow
 from service.notifications.models import OutboxMessage
+from service.referrals.consent_expiry import silenced
 
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
+# Never sent, on purpose (e.g. the referral's consent lapsed); `last_error` holds the reason code.
+CANCELLED = "cancelled"
 
 # A message the mail server refuses this many times is given up and shown as failed.
 MAX_ATTEMPTS = 8
@@ -61,7 +65,9 @@ def claim_due(session: Session, *, now: datetime, lease: timedelta, limit: int =
 def lock_pending(session: Session, message_id: int) -> OutboxMessage | None:
     """The message, locked for this transaction, if it is still pending and nobody else holds it.
 
-    None when it was sent meanwhile or another worker is sending it: skip it.
+    None when it was sent meanwhile or another worker is sending it: skip it. None
+    too when it must not be sent any more (see `consent_expiry.silenced`): it is
+    then marked cancelled, with the reason, and committed.
     """
     if session.get_bind().dialect.name == "sqlite":
         # SQLite has no row locks and ignores FOR UPDATE: an UPDATE that changes
@@ -84,6 +90,13 @@ def lock_pending(session: Session, message_id: int) -> OutboxMessage | None:
     message = session.scalars(query).one_or_none()
     if message is None:
         session.rollback()
+        return None
+    reason = silenced(session, message, utcnow())
+    if reason is not None:
+        message.status = CANCELLED
+        message.last_error = reason
+        session.commit()
+        return None
     return message
 
 

@@ -23,6 +23,8 @@ def main_menu() -> list[tuple[str, str]]:
         items.append(("referrals.inbox", _("Received")))
     items += [("directory.index", _("Directory")), ("directory.partnerships", _("Partnerships"))]
     items.append(("auth.sessions", _("My sessions")))
+    if current_user.is_coordinator:  # emails to her organization that could not be sent
+        items.append(("failed_messages.index", _("Failed messages")))
     if "mailbox" in current_app.blueprints:  # development only: what Maillage "sent" here
         items.append(("mailbox.index", _("Mailbox (development)")))
     return items

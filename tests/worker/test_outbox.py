@@ -166,3 +166,19 @@ def test_an_address_refused_among_several_is_recorded_and_the_others_get_it_once
     assert row.last_error == "refused for 1 of 2: SMTPRecipientsRefused:550"
     assert claim_due(session, now=clock.now + timedelta(days=1), lease=timedelta(0)) == []
     assert [address for address, _m in sink.messages()] == [coordinator]
+
+
+def test_one_relay_pass_keeps_claiming_while_claims_come_back_full(
+    session, sessions, protocols, world, clock, monkeypatch
+):
+    monkeypatch.setattr("worker.tasks.CLAIM_LIMIT", 2)
+    for _ in range(5):
+        send_referral(session, protocols, world, clock)
+    pending = sorted(session.scalars(select(OutboxMessage.id)))
+    session.rollback()
+    published: list[list[int]] = []
+    assert relay(sessions, publish=published.append, lease=timedelta(minutes=2), batch_size=50) == len(
+        pending
+    )
+    assert [len(chunk) for chunk in published] == [2, 2, 1]
+    assert sorted(i for chunk in published for i in chunk) == pending

@@ -1,0 +1,218 @@
+"""Partnership reviews (*bilans*): reminders that keep a partnership alive through staff turnover.
+
+Each active partnership is reviewed at its cadence (`review_every_months`,
+yearly by default), counted from the last review recorded in its notes (a
+note of kind "review"), or from its start. When a review falls due, the
+coordinators of both organizations get one reminder with the period's
+figures (referrals both ways, how many were accepted, the median time from
+sending to acknowledged receipt) and a link to the partnership's page, where
+they record the review as a note, which starts the next period. A
+partnership of kind "yearly_presentation" is reminded in the same way of
+its yearly presentation of services (notes of kind "presentation").
+
+Domain code: no Flask, no Celery. The worker's periodic task calls `queue_review_reminders`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import time
+
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.clock import Clock
+from service.clock import utcnow
+from service.directory.models import Organization
+from service.directory.models import Partnership
+from service.directory.models import PartnershipNote
+from service.directory.queries import add_months
+from service.directory.queries import today
+from service.notifications.models import OutboxMessage
+from service.referrals.models import Referral
+from service.referrals.models import ReferralEvent
+from workflows.durations import TIME_ZONE
+
+PRESENTATION_KIND = "yearly_presentation"
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """One kind of periodic meeting: which note records it, which email reminds of it."""
+
+    name: str
+    note_kind: str
+    template: str
+
+
+REVIEW = Cycle("review", "review", "partnership_review_due")
+PRESENTATION = Cycle("presentation", "presentation", "partnership_presentation_due")
+DECISIONS = ("accept", "decline", "redirect")
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What happened between the two organizations in a period; counts and durations only."""
+
+    referrals: int
+    first_to_second: int
+    second_to_first: int
+    accepted: int
+    decided: int
+    median_receipt_hours: float | None
+
+    @property
+    def acceptance_percent(self) -> int | None:
+        return round(100 * self.accepted / self.decided) if self.decided else None
+
+
+def period_start(session: Session, partnership: Partnership, cycle: Cycle) -> date:
+    """The last time this cycle's meeting was recorded in the notes, or the partnership's start."""
+    last = session.scalar(
+        select(func.max(PartnershipNote.at)).where(
+            PartnershipNote.partnership_id == partnership.id, PartnershipNote.kind == cycle.note_kind
+        )
+    )
+    if last is not None:
+        return last.astimezone(TIME_ZONE).date()
+    return partnership.started_on or partnership.created_at.astimezone(TIME_ZONE).date()
+
+
+def due_on(session: Session, partnership: Partnership, cycle: Cycle) -> date:
+    months = partnership.review_every_months if cycle is REVIEW else 12
+    return add_months(period_start(session, partnership, cycle), months)
+
+
+def _moment(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=TIME_ZONE)
+
+
+def figures(session: Session, partnership: Partnership, start: date, end: date) -> Figures:
+    """Referrals sent between the two organizations from `start` to `end` (Montréal days, end excluded)."""
+    first, second = partnership.first_organization_id, partnership.second_organization_id
+    sent = dict(
+        session.execute(
+            select(Referral.id, func.min(ReferralEvent.at))
+            .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
+            .where(
+                ReferralEvent.trigger == "send",
+                or_(
+                    (Referral.sender_organization_id == first)
+                    & (Referral.receiver_organization_id == second),
+                    (Referral.sender_organization_id == second)
+                    & (Referral.receiver_organization_id == first),
+                ),
+            )
+            .group_by(Referral.id)
+            .having(func.min(ReferralEvent.at) >= _moment(start), func.min(ReferralEvent.at) < _moment(end))
+        ).all()
+    )
+    senders = dict(
+        session.execute(
+            select(Referral.id, Referral.sender_organization_id).where(Referral.id.in_(sent))
+        ).all()
+    )
+    events = session.execute(
+        select(ReferralEvent.referral_id, ReferralEvent.trigger, ReferralEvent.at)
+        .where(ReferralEvent.referral_id.in_(sent), ReferralEvent.trigger.in_(("acknowledge", *DECISIONS)))
+        .order_by(ReferralEvent.seq)
+    ).all()
+    received: dict[int, datetime] = {}
+    decisions: dict[int, str] = {}
+    for referral_id, trigger, at in events:
+        if trigger == "acknowledge":
+            received.setdefault(referral_id, at)
+        else:
+            decisions.setdefault(referral_id, trigger)
+    hours = [(received[i] - sent[i]).total_seconds() / 3600 for i in received]
+    return Figures(
+        referrals=len(sent),
+        first_to_second=sum(1 for i in sent if senders[i] == first),
+        second_to_first=sum(1 for i in sent if senders[i] == second),
+        accepted=sum(1 for trigger in decisions.values() if trigger == "accept"),
+        decided=len(decisions),
+        median_receipt_hours=round(statistics.median(hours), 1) if hours else None,
+    )
+
+
+def queue_review_reminders(session: Session, *, clock: Clock = utcnow) -> int:
+    """Queue the reminders of the reviews and presentations that have fallen due; returns how many. Commits.
+
+    Once per period: the dedupe key `review:{partnership}:{cycle}:{due date}:{organization}`
+    names the period by its due date, which moves only when the meeting is recorded.
+    """
+    now = clock()
+    on = today(clock)
+    rows = []
+    for partnership in session.scalars(select(Partnership).where(Partnership.active.is_(True))):
+        cycles = [REVIEW] + ([PRESENTATION] if PRESENTATION_KIND in partnership.kinds else [])
+        for cycle in cycles:
+            start, due = period_start(session, partnership, cycle), due_on(session, partnership, cycle)
+            if due > on:
+                continue
+            keys = {
+                organization_id: f"review:{partnership.id}:{cycle.name}:{due.isoformat()}:{organization_id}"
+                for organization_id in (partnership.first_organization_id, partnership.second_organization_id)
+            }
+            done = set(
+                session.scalars(
+                    select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(keys.values()))
+                )
+            )
+            if len(done) == len(keys):
+                continue
+            counted = figures(session, partnership, start, due)
+            names = dict(
+                session.execute(
+                    select(Organization.id, Organization.name).where(Organization.id.in_(keys))
+                ).all()
+            )
+            for organization_id, key in keys.items():
+                if key in done:
+                    continue
+                partner_id = next(i for i in keys if i != organization_id)
+                rows.append(
+                    {
+                        "dedupe_key": key,
+                        "template": cycle.template,
+                        "recipient_party": "coordinators",
+                        "recipient_organization_id": organization_id,
+                        "payload": {
+                            "partnership_id": partnership.id,
+                            "partner": names[partner_id],
+                            "since": start.isoformat(),
+                            "due": due.isoformat(),
+                            "referrals": counted.referrals,
+                            "sent": counted.first_to_second
+                            if organization_id == partnership.first_organization_id
+                            else counted.second_to_first,
+                            "received": counted.second_to_first
+                            if organization_id == partnership.first_organization_id
+                            else counted.first_to_second,
+                            "accepted": counted.accepted,
+                            "decided": counted.decided,
+                            "acceptance": counted.acceptance_percent,
+                            "median_receipt_hours": counted.median_receipt_hours,
+                            "path": f"/directory/partnerships/{partnership.id}",
+                        },
+                        "created_at": now,
+                        "available_at": now,
+                    }
+                )
+    if not rows:
+        return 0
+    try:
+        session.execute(insert(OutboxMessage), rows)
+        session.commit()
+    except IntegrityError:
+        # A run alongside queued them first: this one adds none.
+        session.rollback()
+        return 0
+    return len(rows)

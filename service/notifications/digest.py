@@ -1,0 +1,139 @@
+"""The daily digest: each morning, one email to each person who has referrals waiting on her side.
+
+Waiting on her side means the referral's current state waits on her
+organization's party (the protocol's `waits_on`): a coordinator hears about
+all of her organization's referrals, anyone else about those she opened and
+those her organization received. Overdue ones (their state's deadline has
+passed) are counted apart. Nothing waiting, no email. The email gives counts,
+referral numbers and links: never anything about the woman.
+
+Domain code: no Flask, no Celery. The worker's periodic task calls `queue_digests`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.accounts.models import Role
+from service.accounts.models import User
+from service.clock import Clock
+from service.clock import utcnow
+from service.notifications.models import OutboxMessage
+from service.referrals.models import Referral
+from workflows.durations import TIME_ZONE
+from workflows.loader import ProtocolLibrary
+
+TEMPLATE = "daily_digest"
+# People who act on referrals; the regional admin sees only figures.
+READERS = (Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT)
+
+
+@dataclass
+class Waiting:
+    """Referral numbers waiting on one person's side, overdue ones apart."""
+
+    overdue: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.overdue or self.waiting)
+
+
+def waiting_on(session: Session, protocols: ProtocolLibrary, user: User, now: datetime) -> Waiting:
+    """The referrals waiting on `user`'s side at `now`, in number order."""
+    organization_id = user.organization_id
+    mine = Referral.receiver_organization_id == organization_id
+    if user.role == Role.COORDINATOR:
+        mine = or_(mine, Referral.sender_organization_id == organization_id)
+    else:
+        mine = or_(
+            mine, (Referral.sender_organization_id == organization_id) & (Referral.created_by_id == user.id)
+        )
+    # Only states that wait on someone are read: finished referrals pile up, these do not.
+    waiting_states = {
+        name for p in protocols for name, s in p.states.items() if s.waits_on and not s.terminal
+    }
+    query = select(Referral).where(mine, Referral.state.in_(waiting_states)).order_by(Referral.id)
+    found = Waiting()
+    for referral in session.scalars(query):
+        protocol = protocols.get(referral.protocol_name, referral.protocol_version)
+        spec = protocol.states[referral.state]
+        side = "sender" if referral.sender_organization_id == organization_id else "receiver"
+        if spec.terminal or spec.waits_on != side:
+            continue
+        due = protocol.due_at(referral.state, referral.state_entered_at, 0, referral.parameters)
+        (found.overdue if due is not None and due <= now else found.waiting).append(referral.id)
+    return found
+
+
+def queue_digests(
+    session: Session, protocols: ProtocolLibrary, *, from_hour: int = 7, clock: Clock = utcnow
+) -> int:
+    """Queue today's digest for each active person with something waiting; returns how many. Commits.
+
+    Once a day (Montréal's day), from `from_hour` o'clock: the dedupe key
+    `digest:{user id}:{date}` keeps a second run that day from queuing another.
+    """
+    now = clock()
+    local = now.astimezone(TIME_ZONE)
+    if local.hour < from_hour:
+        return 0
+    day = local.date().isoformat()
+    done = set(
+        session.scalars(
+            select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(f"digest:%:{day}"))
+        )
+    )
+    people = session.scalars(
+        select(User)
+        .where(User.active.is_(True), User.organization_id.is_not(None), User.role.in_(READERS))
+        .order_by(User.id)
+    )
+    rows = []
+    for user in people:
+        key = f"digest:{user.id}:{day}"
+        if key in done:
+            continue
+        waiting = waiting_on(session, protocols, user, now)
+        if not waiting:
+            continue
+        rows.append(
+            {
+                "dedupe_key": key,
+                "template": TEMPLATE,
+                "recipient_party": "user",
+                "recipient_organization_id": user.organization_id,
+                "payload": {
+                    "user_id": user.id,
+                    "day": day,
+                    "overdue": waiting.overdue,
+                    "waiting": waiting.waiting,
+                    "path": "/",
+                },
+                "created_at": now,
+                "available_at": now,
+            }
+        )
+    return _queue(session, rows)
+
+
+def _queue(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows and commit; a run alongside that queued them first wins, and this one adds none."""
+    if not rows:
+        return 0
+    try:
+        session.execute(insert(OutboxMessage), rows)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return 0
+    return len(rows)
