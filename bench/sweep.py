@@ -33,25 +33,21 @@ from pathlib import Path
 # drop it, or the engine's `import transitions` imports that script.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
+sys.path.append(str(HERE))  # last: our helpers, after every library
 
 import argparse
 import json
 import os
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 
+from scratch_database import own_database
 from sqlalchemy import Engine
 from sqlalchemy import select
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
-from service import migrate
 from service.accounts.models import Role
 from service.accounts.models import User
 from service.db import make_engine
@@ -89,31 +85,6 @@ class Sweep:
     @property
     def total(self) -> float:
         return self.query_seconds + self.run_seconds
-
-
-@contextmanager
-def own_database(server_url: str) -> Iterator[str]:
-    """A new, migrated database on the server at `server_url`, dropped on the way out."""
-    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
-    name = f"maillage_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as error:
-        admin.dispose()
-        raise SystemExit(f"cannot create a database on {shown(server_url)}: {error.orig}") from None
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def moments(protocol: Protocol) -> tuple[datetime, datetime]:

@@ -37,6 +37,7 @@ from pathlib import Path
 # first on the import path: drop it, or `import transitions` imports this file.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
+sys.path.append(str(HERE))  # last: our helpers, after every library
 
 import argparse
 import gc
@@ -45,11 +46,11 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+from scratch_database import own_database
+from scratch_database import shown
 from sqlalchemy import Engine
 from sqlalchemy import bindparam
 from sqlalchemy import func
@@ -57,11 +58,9 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from transitions import Machine
 
-from service import migrate
 from service.accounts.models import Role
 from service.accounts.models import User
 from service.clock import utcnow
@@ -124,27 +123,6 @@ class Figures:
 # a. Through the database ------------------------------------------------------
 
 
-@contextmanager
-def own_database(server_url: str) -> Iterator[str]:
-    """A new, migrated database on the server at `server_url`, dropped on the way out."""
-    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
-    name = f"maillage_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as error:
-        admin.dispose()
-        raise SystemExit(f"cannot create a database on {shown(server_url)}: {error.orig}") from None
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def reachable(server_url: str) -> None:
     """Stop now, with a clear message, rather than after the in-memory parts."""
     engine = make_engine(server_url)
@@ -155,11 +133,6 @@ def reachable(server_url: str) -> None:
         raise SystemExit(f"PostgreSQL at {shown(server_url)} is not reachable: {error.orig}") from None
     finally:
         engine.dispose()
-
-
-def shown(url: str) -> str:
-    """The URL without its password, for messages."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def parties(engine: Engine, now: datetime) -> dict[str, Actor]:
