@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import date
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -26,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from babel.dates import format_datetime
 from babel.support import Translations
 from jinja2 import Environment
@@ -177,7 +179,8 @@ def compose_summary(session: Session, message: OutboxMessage, *, base_url: str) 
     context = {**payload, "base": base, "link": base + str(payload.get("path", "/"))}
     emails = []
     for recipient in chosen:
-        subject, text, html = render(message.template, recipient.language, **context)
+        localized = {**context, **_dates(payload, recipient.language)}
+        subject, text, html = render(message.template, recipient.language, **localized)
         emails.append(
             Email(
                 to=recipient.address,
@@ -256,6 +259,19 @@ def render(template: str, language: str, **context: Any) -> tuple[str, str, str]
         context, subject=subject, language=language
     )
     return subject, text, html
+
+
+# Payload fields that hold a day, queued as ISO text and shown in the reader's language.
+DATE_FIELDS = ("due", "since")
+
+
+def _dates(payload: dict[str, Any], language: str) -> dict[str, str]:
+    locale = LOCALES.get(language, "fr_CA")
+    return {
+        field: format_date(date.fromisoformat(payload[field]), "d MMMM y", locale=locale)
+        for field in DATE_FIELDS
+        if isinstance(payload.get(field), str)
+    }
 
 
 def format_due(moment: datetime, language: str) -> str:

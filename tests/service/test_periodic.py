@@ -330,6 +330,9 @@ def test_a_review_falls_due_a_year_after_the_start_and_both_coordinators_are_rem
     assert figures["median_receipt_hours"] == 4.0
     assert figures["path"] == f"/directory/partnerships/{tie.id}"
     assert not messages(session, "partnership_presentation_due")
+    [email] = compose_summary(session, reminders[0], base_url="https://maillage.example")
+    assert "2 novembre 2026" in email.text  # the due date as a French reader writes it
+    assert "2026-11-02" not in email.text
 
     # The review is recorded: the next one is a year away.
     add_partnership_note(
