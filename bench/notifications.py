@@ -61,19 +61,17 @@ from datetime import timedelta
 import redis
 from aiosmtpd.controller import Controller
 from scratch_database import own_database
+from scratch_database import two_organizations
 from sqlalchemy import Engine
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
 
-from service.accounts.models import Role
-from service.accounts.models import User
 from service.clock import utcnow
 from service.config import Settings
 from service.db import make_engine
 from service.db import session_factory
-from service.directory.models import Organization
 from service.models import OutboxMessage  # every model, so that the mappers configure
 from service.protocols import protocol_library
 from worker.app import SEND_BATCH
@@ -123,23 +121,7 @@ def pending_messages(engine: Engine, count: int, warm_up: int) -> None:
     now = utcnow()
     protocol = protocol_library().get(PROTOCOL)
     parameters = protocol.resolve_parameters({})
-    with session_factory(engine)() as session:
-        ids = {}
-        for side in ("sender", "receiver"):
-            organization = Organization(name=f"Organisme fictif {side}", created_at=now)
-            session.add(organization)
-            session.flush()
-            user = User(
-                email=f"{side}@example.org",
-                name=f"Intervenante {side}",
-                organization_id=organization.id,
-                role=Role.CASEWORKER,
-                created_at=now,
-            )
-            session.add(user)
-            session.flush()
-            ids[side] = (organization.id, user.id)
-        session.commit()
+    ids = two_organizations(engine, now)
     total = count + warm_up
     values = {
         "protocol": protocol.name,

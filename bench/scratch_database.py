@@ -5,13 +5,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
+from sqlalchemy import Engine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from service import migrate
+from service.accounts.models import Role
+from service.accounts.models import User
 from service.db import make_engine
+from service.db import session_factory
+from service.directory.models import Organization
 
 
 @contextmanager
@@ -38,3 +44,25 @@ def own_database(server_url: str) -> Iterator[str]:
 def shown(url: str) -> str:
     """The URL without its password, for messages."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def two_organizations(engine: Engine, now: datetime) -> dict[str, tuple[int, int]]:
+    """A fictional sending and receiving organization, each with one caseworker: side -> (org id, user id)."""
+    ids = {}
+    with session_factory(engine)() as session:
+        for side in ("sender", "receiver"):
+            organization = Organization(name=f"Organisme fictif {side}", created_at=now)
+            session.add(organization)
+            session.flush()
+            user = User(
+                email=f"{side}@example.org",
+                name=f"Intervenante {side}",
+                organization_id=organization.id,
+                role=Role.CASEWORKER,
+                created_at=now,
+            )
+            session.add(user)
+            session.flush()
+            ids[side] = (organization.id, user.id)
+        session.commit()
+    return ids

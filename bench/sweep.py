@@ -44,15 +44,13 @@ from datetime import UTC
 from datetime import datetime
 
 from scratch_database import own_database
+from scratch_database import two_organizations
 from sqlalchemy import Engine
 from sqlalchemy import select
 from sqlalchemy import text
 
-from service.accounts.models import Role
-from service.accounts.models import User
 from service.db import make_engine
 from service.db import session_factory
-from service.directory.models import Organization
 from service.models import OutboxMessage  # every model, so that the mappers configure
 from service.protocols import protocol_library
 from service.referrals.models import Referral
@@ -107,23 +105,7 @@ def populate(engine: Engine, protocol: Protocol, size: int, due: int, now: datet
     reminder, _ = moments(protocol)
     # Not due: sent "now", their first step a few business days ahead, spread over a month.
     later = protocol.due_at("sent", now, 0, parameters)
-    with session_factory(engine)() as session:
-        ids = {}
-        for side in ("sender", "receiver"):
-            organization = Organization(name=f"Organisme fictif {side}", created_at=now)
-            session.add(organization)
-            session.flush()
-            user = User(
-                email=f"{side}@example.org",
-                name=f"Intervenante {side}",
-                organization_id=organization.id,
-                role=Role.CASEWORKER,
-                created_at=now,
-            )
-            session.add(user)
-            session.flush()
-            ids[side] = (organization.id, user.id)
-        session.commit()
+    ids = two_organizations(engine, now)
     every = size // due
     with engine.begin() as connection:
         connection.execute(
