@@ -1,10 +1,11 @@
 """Sending outbox messages: where emails go (an SMTP server, or the embedded mailbox), and one batch.
 
-A batch shares one SMTP connection. Each message gets its own short
-transaction: locked and checked still pending, sent, marked sent, committed.
-A message the server refuses is put back with a backoff; a connection that
-breaks ends the batch, and the messages not yet sent come back to the relay
-when their lease ends.
+A batch is read and composed in one transaction (its messages locked and
+checked still pending, the signed links they carry committed), then sent over
+one SMTP connection, each message in a short transaction of its own: marked
+sent, handed to the server, committed. A message the server refuses is put
+back with a backoff; a connection that breaks ends the batch, and the messages
+not yet sent come back to the relay when their lease ends.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
+from email.policy import compat32
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote
@@ -34,13 +36,17 @@ from service.clock import Clock
 from service.clock import utcnow
 from service.config import Settings
 from service.notifications.emails import Email
+from service.notifications.emails import Staff
 from service.notifications.emails import Undeliverable
 from service.notifications.emails import compose
 from service.notifications.emails import envelope_address
+from service.notifications.emails import preload
 from service.notifications.outbox import lock_pending
+from service.notifications.outbox import lock_pending_batch
 from service.notifications.outbox import mark_refused
-from service.notifications.outbox import mark_sent
 from service.notifications.outbox import mark_undeliverable
+from service.notifications.outbox import note_partial_refusal
+from service.notifications.outbox import take_for_sending
 from workflows.loader import ProtocolLibrary
 
 log = logging.getLogger(__name__)
@@ -49,12 +55,13 @@ log = logging.getLogger(__name__)
 # counted against the message, which is retried later and given up after a bound.
 REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+WIRE = compat32.clone(linesep="\r\n")
 
 
 class Postbox(Protocol):
     """Somewhere emails are handed to."""
 
-    def send(self, message: EmailMessage, to: str) -> None: ...
+    def send(self, message: Message, to: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -66,7 +73,7 @@ class Mailbox:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, message: EmailMessage, to: str) -> None:
+    def send(self, message: Message, to: str) -> None:
         name = hashlib.sha256(f"{message['Message-ID']}\n{to}".encode()).hexdigest()[:12]
         path = self.folder / f"{time.time_ns()}-{name}.eml"
         partial = path.with_suffix(".partial")
@@ -101,8 +108,9 @@ class SmtpPostbox:
         if parts.username:
             self.smtp.login(unquote(parts.username), unquote(parts.password or ""))
 
-    def send(self, message: EmailMessage, to: str) -> None:
-        self.smtp.send_message(message, from_addr=self.envelope_from, to_addrs=[to])
+    def send(self, message: Message, to: str) -> None:
+        # smtplib sends bytes as they are: the lines must already end in CRLF.
+        self.smtp.sendmail(self.envelope_from, [to], message.as_bytes(policy=WIRE))
 
     def close(self) -> None:
         with suppress(smtplib.SMTPException, OSError):
@@ -143,6 +151,7 @@ def deliver(
     has taken an email and before our commit, the message is still pending and
     is sent again later. The copy has the same Message-ID (see
     `service.notifications.emails.message_id`), which lets mail systems collapse it.
+    Committing after each message keeps that to at most one copy per crash.
 
     A message goes to one or more addresses. Refused for all of them, it is
     retried with a backoff, up to `MAX_ATTEMPTS`; refused for some only, it is
@@ -151,18 +160,21 @@ def deliver(
     """
     opener = postbox or (lambda: open_postbox(config))
     done = Delivery()
+    wanted = list(ids)
+    with sessions() as session:
+        ready = _compose_batch(session, wanted, protocols, config, clock, jitter, done)
+    done.skipped += len(wanted) - len(ready) - done.refused - done.failed
     connection: Postbox | None = None
     try:
-        for message_id in ids:
-            with sessions() as session:
-                outcome = _deliver_one(
-                    session, message_id, protocols, config, clock, jitter, opener, connection
+        with sessions() as session:
+            for message_id, emails in ready:
+                result, connection = _send_one(
+                    session, message_id, emails, config, clock, jitter, opener, connection
                 )
-                connection = outcome.connection
-                if outcome.result == "interrupted":
+                if result == "interrupted":
                     done.interrupted = True
                     break
-                setattr(done, outcome.result, getattr(done, outcome.result) + 1)
+                setattr(done, result, getattr(done, result) + 1)
     finally:
         if connection is not None:
             connection.close()
@@ -177,75 +189,94 @@ def deliver(
     return done
 
 
-@dataclass
-class _Outcome:
-    result: str
-    connection: Postbox | None
+def _compose_batch(
+    session: Session,
+    ids: list[int],
+    protocols: ProtocolLibrary,
+    config: Settings,
+    clock: Clock,
+    jitter: Callable[[], float],
+    done: Delivery,
+) -> list[tuple[int, list[Email]]]:
+    """Lock the batch's pending messages and compose their emails, in one transaction; commits.
+
+    The commit stores the signed links the emails carry before any email leaves
+    (see `add_link`), and the messages found silenced or impossible to compose.
+    """
+    messages = lock_pending_batch(session, ids, now=clock(), protocols=protocols)
+    loaded = preload(session, messages)
+    staff = Staff(session)
+    ready = []
+    for message in messages:
+        try:
+            emails = compose(session, protocols, message, base_url=config.base_url, now=clock(), staff=staff)
+        except SQLAlchemyError:
+            raise  # the database is not there: the whole batch comes back with the lease
+        except Exception as error:
+            # Nobody to send it to: no retry can help. Anything else (a template that does
+            # not render, a bug) is retried like a refusal, so it too ends after a bound.
+            if isinstance(error, Undeliverable):
+                mark_undeliverable(message, error.code)
+            else:
+                mark_refused(message, type(error).__name__, clock(), jitter=jitter)
+            if message.status == "failed":
+                done.failed += 1
+            else:
+                done.refused += 1
+            log.warning("outbox message %d could not be composed: %s", message.id, message.last_error)
+            continue
+        ready.append((message.id, emails))
+    session.commit()
+    del loaded  # held until here, so that compose found them in the session
+    return ready
 
 
-def _deliver_one(
+def _send_one(
     session: Session,
     message_id: int,
-    protocols: ProtocolLibrary,
+    emails: list[Email],
     config: Settings,
     clock: Clock,
     jitter: Callable[[], float],
     opener: Callable[[], Postbox],
     connection: Postbox | None,
-) -> _Outcome:
-    # Locked first, then locked again to send: the signed links the emails carry are
-    # committed in between, before the emails leave (see `add_link`).
-    message = lock_pending(session, message_id)
-    if message is None:
-        return _Outcome("skipped", connection)
-    try:
-        emails = compose(session, protocols, message, base_url=config.base_url, now=clock())
-    except SQLAlchemyError:
-        raise  # the database is not there: the whole batch comes back with the lease
-    except Exception as error:
-        # Nobody to send it to: no retry can help. Anything else (a template that does
-        # not render, a bug) is retried like a refusal, so it too ends after a bound.
+) -> tuple[str, Postbox | None]:
+    """Send one composed message if it is still pending; returns what happened and the connection."""
+    if not take_for_sending(session, message_id, clock()):
         session.rollback()
-        code = error.code if isinstance(error, Undeliverable) else type(error).__name__
-        locked = lock_pending(session, message_id)
-        if locked is None:
-            return _Outcome("skipped", connection)
-        if isinstance(error, Undeliverable):
-            mark_undeliverable(locked, code)
-        else:
-            mark_refused(locked, code, clock(), jitter=jitter)
-        session.commit()
-        log.warning("outbox message %d could not be composed: %s", message_id, code)
-        return _Outcome("failed" if locked.status == "failed" else "refused", connection)
-    session.commit()
-    message = lock_pending(session, message_id)
-    if message is None:
-        return _Outcome("skipped", connection)
+        return "skipped", connection
     try:
         if connection is None:
             connection = opener()
         refused = _send_all(connection, emails, config.mail_from)
     except REFUSALS as error:
-        mark_refused(message, _refusal_code(error), clock(), jitter=jitter)
-        session.commit()
-        log.warning(
-            "outbox message %d refused (%s), attempt %d", message_id, message.last_error, message.attempts
-        )
-        return _Outcome("failed" if message.status == "failed" else "refused", connection)
+        session.rollback()
+        return _refused(session, message_id, _refusal_code(error), clock, jitter), connection
     except (smtplib.SMTPException, OSError) as error:
         session.rollback()
         log.warning("mail server connection lost at outbox message %d: %s", message_id, type(error).__name__)
         if connection is not None:
             connection.close()
-        return _Outcome("interrupted", None)
-    mark_sent(message, clock())
+        return "interrupted", None
     if refused:
         # Some of its recipients have it: sending again would give them copies, so the
         # addresses refused are recorded for a coordinator to see, not retried.
-        message.last_error = f"refused for {len(refused)} of {len(emails)}: {', '.join(sorted(set(refused)))}"
-        log.warning("outbox message %d sent, %s", message_id, message.last_error)
+        error = f"refused for {len(refused)} of {len(emails)}: {', '.join(sorted(set(refused)))}"
+        note_partial_refusal(session, message_id, error)
+        log.warning("outbox message %d sent, %s", message_id, error)
     session.commit()
-    return _Outcome("sent", connection)
+    return "sent", connection
+
+
+def _refused(session: Session, message_id: int, code: str, clock: Clock, jitter: Callable[[], float]) -> str:
+    """Put back a message every recipient refused, with a backoff, or give it up; commits."""
+    message = lock_pending(session, message_id)
+    if message is None:
+        return "skipped"
+    mark_refused(message, code, clock(), jitter=jitter)
+    session.commit()
+    log.warning("outbox message %d refused (%s), attempt %d", message_id, code, message.attempts)
+    return "failed" if message.status == "failed" else "refused"
 
 
 def _send_all(connection: Postbox, emails: list[Email], mail_from: str) -> list[str]:

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from service.clock import utcnow
 from service.notifications.models import OutboxMessage
-from service.referrals.consent_expiry import silenced
+from service.referrals.consent_expiry import silenced_among
+from workflows.loader import ProtocolLibrary
 
 PENDING = "pending"
 SENT = "sent"
@@ -69,42 +70,72 @@ def lock_pending(session: Session, message_id: int) -> OutboxMessage | None:
     too when it must not be sent any more (see `consent_expiry.silenced`): it is
     then marked cancelled, with the reason, and committed.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite has no row locks and ignores FOR UPDATE: an UPDATE that changes
-        # nothing takes the database's write lock now, so two senders cannot both
-        # see the message pending and both send it.
-        touched = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING)
-            .values(attempts=OutboxMessage.attempts)
-        )
-        if touched.rowcount == 0:
-            session.rollback()
-            return None
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    message = session.scalars(query).one_or_none()
+    [message] = lock_pending_batch(session, [message_id], now=utcnow()) or [None]
     if message is None:
-        session.rollback()
-        return None
-    reason = silenced(session, message, utcnow())
-    if reason is not None:
-        message.status = CANCELLED
-        message.last_error = reason
+        # Commits a cancellation, or ends the transaction that found nothing to lock.
         session.commit()
-        return None
     return message
 
 
-def mark_sent(message: OutboxMessage, now: datetime) -> None:
-    """The mail server took it; the caller commits."""
-    message.status = SENT
-    message.sent_at = now
-    message.last_error = None
+def lock_pending_batch(
+    session: Session, ids: list[int], *, now: datetime, protocols: ProtocolLibrary | None = None
+) -> list[OutboxMessage]:
+    """Those of `ids` still pending and not held by another worker, locked for this transaction, by id.
+
+    The ones that must not be sent any more (see `consent_expiry.silenced_among`)
+    are marked cancelled, with the reason, and left out; the caller commits.
+    """
+    if not ids:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks and ignores FOR UPDATE: an UPDATE that changes
+        # nothing takes the database's write lock now, so two senders cannot both
+        # see a message pending and both send it.
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == PENDING)
+            .values(attempts=OutboxMessage.attempts)
+        )
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == PENDING)
+        .order_by(OutboxMessage.id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    messages = list(session.scalars(query))
+    reasons = silenced_among(session, messages, now, protocols)
+    for message in messages:
+        if message.id in reasons:
+            message.status = CANCELLED
+            message.last_error = reasons[message.id]
+    return [message for message in messages if message.id not in reasons]
+
+
+def take_for_sending(session: Session, message_id: int, now: datetime) -> bool:
+    """Mark the message sent if it is still pending, holding its row until the caller ends the transaction.
+
+    Called just before handing the email to the mail server: the caller commits
+    once the server took it, or rolls back (the message is pending again). So a
+    message is sent by one worker only, and a crash in between leaves it pending.
+    """
+    taken = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING)
+        .values(status=SENT, sent_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return taken.rowcount == 1
+
+
+def note_partial_refusal(session: Session, message_id: int, error: str) -> None:
+    """A sent message that some of its recipients refused: why, for a coordinator; the caller commits."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(last_error=error[:200])
+        .execution_options(synchronize_session=False)
+    )
 
 
 def mark_refused(

@@ -32,6 +32,8 @@ from service.referrals.models import Referral
 from workflows.loader import ProtocolLibrary
 
 TEMPLATE = "consent_lapsed"
+# What tells the receiving organization to stop using her information when she withdraws her consent.
+WITHDRAWAL_NOTICE = "consent_withdrawn"
 EXPIRED = "consent_expired"
 WITHDRAWN = "consent_withdrawn"
 
@@ -68,16 +70,34 @@ def silenced(
     """The reason code for which this pending message must not be sent, or None to send it.
 
     A message about a referral in flight whose consent has lapsed is silenced,
-    except the one asking the sender to renew the consent or close the referral.
+    except the one asking the sender to renew the consent or close the referral
+    and the one telling the receiver to stop using her information.
     """
-    if message.referral_id is None or message.template == TEMPLATE:
-        return None
-    consents = list(session.scalars(select(Consent).where(Consent.referral_id == message.referral_id)))
-    reason = lapse_reason(consents, now)
-    if reason is None:
-        return None
-    referral = session.get_one(Referral, message.referral_id)
-    return reason if _in_flight(protocols or protocol_library(), referral) else None
+    return silenced_among(session, [message], now, protocols).get(message.id)
+
+
+def silenced_among(
+    session: Session, messages: list[OutboxMessage], now: datetime, protocols: ProtocolLibrary | None = None
+) -> dict[int, str]:
+    """`silenced` for a batch of messages, with one read of their consents: message id -> reason."""
+    about = {
+        m.id: m.referral_id
+        for m in messages
+        if m.referral_id is not None and m.template not in (TEMPLATE, WITHDRAWAL_NOTICE)
+    }
+    if not about:
+        return {}
+    consents: dict[int, list[Consent]] = {}
+    query = select(Consent).where(Consent.referral_id.in_(set(about.values())))
+    for consent in session.scalars(query):
+        consents.setdefault(consent.referral_id, []).append(consent)
+    library = protocols or protocol_library()
+    reasons = {}
+    for message_id, referral_id in about.items():
+        reason = lapse_reason(consents.get(referral_id, []), now)
+        if reason is not None and _in_flight(library, session.get_one(Referral, referral_id)):
+            reasons[message_id] = reason
+    return reasons
 
 
 def lapsed_referral_ids(session: Session, protocols: ProtocolLibrary, now: datetime) -> list[int]:

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -182,3 +183,27 @@ def test_one_relay_pass_keeps_claiming_while_claims_come_back_full(
     )
     assert [len(chunk) for chunk in published] == [2, 2, 1]
     assert sorted(i for chunk in published for i in chunk) == pending
+
+
+def test_a_batch_reads_its_referrals_once_and_writes_one_row_per_message(
+    engine, session, sessions, protocols, world, sink, clock
+):
+    for _ in range(6):
+        send_referral(session, protocols, world, clock)
+    ids = claim_due(session, now=clock(), lease=timedelta(minutes=2))
+    config = Settings(smtp_url=sink.url, base_url=BASE_URL)
+    statements: list[str] = []
+
+    def count(_connection, _cursor, statement, *_args) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert deliver(ids, sessions=sessions, protocols=protocols, config=config).sent == 6
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # Reading the batch: its messages, their consents, referrals, events, organizations and
+    # the shelter's people, each once whatever the batch's size; then one UPDATE per message.
+    assert Counter(statements)["SELECT"] <= 6
+    assert Counter(statements)["UPDATE"] == 6 + (1 if engine.dialect.name == "sqlite" else 0)
+    assert len(sink.messages()) == 12
