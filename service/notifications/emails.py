@@ -17,6 +17,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
+from email.charset import BASE64
+from email.charset import Charset
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -56,6 +58,10 @@ LANGUAGES = ("fr", "en")
 ORGANIZATION_LANGUAGE = "fr"
 LOCALES = {"fr": "fr_CA", "en": "en_CA"}
 DUE_FORMAT = "EEEE d MMMM y, HH:mm"
+# Subjects as base64 encoded words: quoted-printable is as valid, but choosing between the two
+# ("shortest", the default) costs more than the rest of the message.
+SUBJECT_CHARSET = Charset("utf-8")
+SUBJECT_CHARSET.header_encoding = BASE64
 # Who reads a message meant for each party, when it goes to people's own addresses.
 RECEIVING_ROLES = (Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT)
 
@@ -88,13 +94,15 @@ class Email:
     def as_message(self, mail_from: str) -> MIMEMultipart:
         """The MIME message: plain text with an HTML alternative, and only these headers.
 
-        Built with the `email.mime` classes rather than `EmailMessage`: the same
-        message in a third of the time, which counts when a batch sends thousands.
+        Built with the `email.mime` classes rather than `EmailMessage`, the
+        subject in base64 and the boundary given: the same message in under half
+        the time, which counts when a batch sends thousands.
         """
-        message = MIMEMultipart("alternative")
+        # "=_" never occurs in base64, the parts' encoding: no need to search them for a free boundary.
+        message = MIMEMultipart("alternative", boundary=f"=_{self.message_id.strip('<>').split('@')[0]}")
         message["From"] = mail_from
         message["To"] = self.to
-        message["Subject"] = Header(self.subject, "utf-8")
+        message["Subject"] = Header(self.subject, SUBJECT_CHARSET)
         message["Message-ID"] = self.message_id
         message["Date"] = rfc2822_date(datetime.now(MONTREAL))
         # Tells vacation responders not to answer (RFC 3834).

@@ -20,6 +20,7 @@ from tests.worker.conftest import BASE_URL
 from tests.worker.conftest import CANARY
 from tests.worker.conftest import CANARY_STRINGS
 from tests.worker.conftest import World
+from tests.worker.conftest import wait_until
 
 
 def send_referral(session: Session, protocols, world: World, clock: Clock, *, consent: bool = True) -> int:
@@ -106,7 +107,13 @@ def test_sending_emails_the_receivers_people_in_their_language_with_the_page_and
         assert_nothing_about_her(message)
         assert message["From"] == "Maillage <noreply@maillage.example.org>"
     assert english["Message-ID"] != french["Message-ID"]
-    session.expire_all()
+
+    def recorded() -> bool:
+        # The server takes the emails first, then the worker commits "sent".
+        session.rollback()
+        return session.scalars(select(OutboxMessage.status)).one() == "sent"
+
+    wait_until(recorded, timeout=10, what="the message to be recorded as sent")
     row = session.scalars(select(OutboxMessage)).one()
     assert (row.status, row.attempts, row.last_error) == ("sent", 0, None)
     assert row.sent_at is not None
