@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from email.message import Message
-from email.policy import compat32
+from email.policy import Compat32
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote
@@ -55,7 +55,23 @@ log = logging.getLogger(__name__)
 # counted against the message, which is retried later and given up after a bound.
 REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
-WIRE = compat32.clone(linesep="\r\n")
+
+
+class _Wire(Compat32):
+    """compat32 with CRLF line ends, writing the headers we made ASCII as they are.
+
+    compat32 refolds every header through `email.header.Header`, about a dozen a
+    message: most of the time it takes to write one. Ours are short ASCII lines
+    (the subject, the one that is not, is a `Header` and still goes through it).
+    """
+
+    def fold_binary(self, name: str, value: object) -> bytes:
+        if isinstance(value, str) and value.isascii() and "\n" not in value:
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+WIRE = _Wire(linesep="\r\n")
 
 
 class Postbox(Protocol):

@@ -119,11 +119,12 @@ def take_for_sending(session: Session, message_id: int, now: datetime) -> bool:
     once the server took it, or rolls back (the message is pending again). So a
     message is sent by one worker only, and a crash in between leaves it pending.
     """
-    taken = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING)
+    # On the table, not the ORM class: once per email sent, and nothing in the session to keep in step.
+    table = OutboxMessage.__table__
+    taken = session.connection().execute(
+        update(table)
+        .where(table.c.id == message_id, table.c.status == PENDING)
         .values(status=SENT, sent_at=now, last_error=None)
-        .execution_options(synchronize_session=False)
     )
     return taken.rowcount == 1
 
