@@ -4,6 +4,7 @@ rolls back after each test, a movable clock, and a small fictional network."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -21,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from service import migrate
+from service.accounts.mfa import mfa_required
 from service.accounts.models import Role
 from service.accounts.models import User
 from service.accounts.passwords import hash_password
@@ -202,9 +205,43 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def sign_in(client: FlaskClient, actor: Actor, session: Session) -> FlaskClient:
-    """Sign `actor`'s user in on `client`, through the real sign-in form."""
-    email = session.get(User, actor.user_id).email
-    response = client.post("/sign-in", data={"email": email, "password": PASSWORD})
+# The second factor of the tests' users whose role requires one (tests/service/test_mfa.py tests MFA itself).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def enrol_in_mfa(session: Session, user: User, now: datetime) -> None:
+    """Give `user` the tests' second factor, as if she had enrolled."""
+    user.totp_secret = TOTP_SECRET
+    user.mfa_enabled_at = user.mfa_enabled_at or now
+
+
+def sign_in(
+    client: FlaskClient, actor: Actor, session: Session, *, csrf: bool = False, base_url: str | None = None
+) -> FlaskClient:
+    """Sign `actor`'s user in on `client`, through the real sign-in form (and its code step, for the
+    roles that require MFA: they are enrolled with the tests' `TOTP_SECRET` on the way).
+
+    `csrf`: send the form's CSRF token, for an app with CSRF on; `base_url`: e.g. "https://localhost"
+    for an app whose cookies are Secure."""
+    user = session.get(User, actor.user_id)
+    if mfa_required(user.role) and user.totp_secret != TOTP_SECRET:
+        enrol_in_mfa(session, user, datetime.now(UTC))
+    # Tests sign in many times within one 30-second step: forget the last code, which would be a replay.
+    user.totp_last_step = None
+    session.commit()
+    where = {"base_url": base_url} if base_url else {}
+    extra = {}
+    if csrf:
+        page = client.get("/sign-in", **where).text
+        extra["csrf_token"] = re.search(r'name="csrf_token"[^>]*? value="([^"]+)"', page).group(1)
+    response = client.post("/sign-in", data={"email": user.email, "password": PASSWORD, **extra}, **where)
     assert response.status_code == 302, response.text
+    if response.headers["Location"].startswith("/sign-in/code"):
+        now = client.application.config.get("CLOCK", lambda: datetime.now(UTC))()
+        code = pyotp.TOTP(TOTP_SECRET).at(now)
+        if csrf:  # a new session since the password step: the code page's form has a new token
+            page = client.get("/sign-in/code", **where).text
+            extra["csrf_token"] = re.search(r'name="csrf_token"[^>]*? value="([^"]+)"', page).group(1)
+        response = client.post("/sign-in/code", data={"code": code, **extra}, **where)
+        assert response.status_code == 302, response.text
     return client

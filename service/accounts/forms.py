@@ -4,9 +4,67 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms import PasswordField
+from wtforms import StringField
 from wtforms.validators import DataRequired
+from wtforms.validators import EqualTo
+from wtforms.validators import Length
 
 
 class SignInForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email."))])
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
+
+
+def _code_field(label: str) -> StringField:
+    # Browsers and phones offer the code just received for autocomplete="one-time-code".
+    return StringField(
+        label,
+        validators=[DataRequired(_l("Enter the code.")), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "none"},
+    )
+
+
+class CodeForm(FlaskForm):
+    """The second step of signing in: her app's code, or one of her recovery codes."""
+
+    code = _code_field(_l("Code"))
+
+
+class EnrolForm(FlaskForm):
+    code = StringField(
+        _l("Code shown by the app"),
+        validators=[DataRequired(_l("Enter the code.")), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"},
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """Her password again before a sensitive act; `code` is removed when she has no second factor."""
+
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
+    code = _code_field(_l("Code"))
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Enter your current password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(_l("Enter a new password."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    again = PasswordField(
+        _l("New password again"),
+        validators=[
+            DataRequired(_l("Enter the new password again.")),
+            EqualTo("new", _l("The two new passwords differ.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import BigInteger
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped
@@ -19,6 +20,9 @@ class Role(StrEnum):
     CASEWORKER = "caseworker"
     COORDINATOR = "coordinator"
     PARTNER_CONTACT = "partner_contact"
+    # The organization's person in charge of the protection of personal information (Law 25):
+    # keeps the confidentiality incident register.
+    PRIVACY_OFFICER = "privacy_officer"
     REGIONAL_ADMIN = "regional_admin"
 
 
@@ -34,8 +38,18 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(5), default="fr")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # Multi-factor authentication (TOTP, RFC 6238). The secret is set when she starts enrolling and
+    # counts only once she has confirmed it with a first code (`mfa_enabled_at`).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    mfa_enabled_at: Mapped[datetime | None]
+    # The last 30-second step whose code was accepted: a code seen once is refused after (replay).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     organization: Mapped[Organization | None] = relationship()
+
+    @property
+    def mfa_enrolled(self) -> bool:
+        return self.mfa_enabled_at is not None
 
 
 class UserSession(Base):
@@ -49,5 +63,21 @@ class UserSession(Base):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # When she last proved who she is in this session (sign-in or confirmation): sensitive acts ask
+    # again once it is older than a few minutes (OWASP ASVS 3.7.1).
+    authenticated_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class RecoveryCode(Base):
+    """A single-use code that signs her in when her phone is lost. Only a salted hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

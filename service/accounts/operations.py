@@ -18,6 +18,7 @@ from service.accounts.models import User
 from service.accounts.models import UserSession
 from service.accounts.passwords import hash_password
 from service.accounts.passwords import password_problem
+from service.accounts.passwords import password_weakness
 from service.accounts.passwords import verify_password
 from service.clock import Clock
 from service.clock import utcnow
@@ -55,7 +56,7 @@ def create_user(
         raise AccountProblem(f"there is no organization {organization_id}")
     if session.scalar(select(User.id).where(func.lower(User.email) == address.lower())) is not None:
         raise AccountProblem(f"an account with the email {address} already exists")
-    problem = password_problem(password)
+    problem = password_problem(password, personal=(address, name))
     if problem is not None:
         raise AccountProblem(f"the password is too weak: {problem}")
     if language not in ("fr", "en"):
@@ -78,9 +79,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The active user with this email and password, or None (whatever was wrong)."""
-    user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    user = user_by_email(session, email)
     stored = user.password_hash if user is not None and user.active else None
     return user if verify_password(stored, password) else None
 
@@ -89,9 +94,30 @@ def start_session(session: Session, user: User, clock: Clock = utcnow) -> str:
     """A new session for `user`; returns the token for her cookie (never stored as is)."""
     token = secrets.token_urlsafe(32)
     now = clock()
-    session.add(UserSession(token_hash=token_hash(token), user_id=user.id, created_at=now, last_seen_at=now))
+    session.add(
+        UserSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            authenticated_at=now,
+        )
+    )
     session.commit()
     return token
+
+
+def confirm_identity(session: Session, token: str, clock: Clock = utcnow) -> None:
+    """She has just proved again who she is in this session (password, and code with MFA)."""
+    row = session.scalar(select(UserSession).where(UserSession.token_hash == token_hash(token)))
+    if row is not None and row.ended_at is None:
+        row.authenticated_at = clock()
+        session.commit()
+
+
+def recently_authenticated(row: UserSession, within: timedelta, clock: Clock = utcnow) -> bool:
+    """Whether she proved who she is in this session less than `within` ago."""
+    return row.authenticated_at is not None and clock() - row.authenticated_at <= within
 
 
 @dataclass(frozen=True)
@@ -151,3 +177,45 @@ def end_session(session: Session, token: str, clock: Clock = utcnow) -> None:
     if row is not None and row.ended_at is None:
         row.ended_at = clock()
         session.commit()
+
+
+def end_all_sessions(session: Session, user_id: int, clock: Clock = utcnow) -> int:
+    """End every open session of the user, everywhere; how many there were. The caller commits."""
+    rows = active_sessions(session, user_id)
+    now = clock()
+    for row in rows:
+        row.ended_at = now
+    return len(rows)
+
+
+def deactivate_user(session: Session, user_id: int, clock: Clock = utcnow) -> User:
+    """She can no longer sign in, and every browser where she is signed in is signed out now
+    (OWASP ASVS 3.3.4): not at its next request, when a stolen cookie may already be in use."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise AccountProblem(f"there is no user {user_id}")
+    user.active = False
+    end_all_sessions(session, user_id, clock)
+    session.commit()
+    return user
+
+
+def change_password(
+    session: Session, user_id: int, current: str, new: str, keep_token: str, clock: Clock = utcnow
+) -> str | None:
+    """Her new password, once she has given the current one: None when done, else why not
+    ("wrong_password", "too_short", "too_common"). Her other sessions end: whoever knew the old
+    password is signed out too (OWASP ASVS 3.3.3)."""
+    user = session.get(User, user_id)
+    if user is None or not verify_password(user.password_hash, current):
+        return "wrong_password"
+    weakness = password_weakness(new, personal=(user.email, user.name))
+    if weakness is not None:
+        return weakness
+    user.password_hash = hash_password(new)
+    now = clock()
+    for row in active_sessions(session, user_id):
+        if row.token_hash != token_hash(keep_token):
+            row.ended_at = now
+    session.commit()
+    return None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from service.cli.db import upgrade
 from service.cli.sessions import command_session
 from service.config import settings
+from service.demo import DEMO_TOTP_SECRET
 from service.demo import Login
 from service.demo import load_demo
 from service.protocols import protocol_library
@@ -29,6 +32,14 @@ def demo(ctx: click.Context) -> None:
     click.echo("")
     click.echo(logins_table(result.logins))
     click.echo("")
+    # As `maillage run` does: a laptop is in development unless told otherwise; never print it elsewhere.
+    if os.environ.get("MAILLAGE_ENV", "development") == "development":
+        click.echo(
+            "Coordinators, privacy officers and the regional admin also type a code (two-step sign-in):\n"
+            f"add the demo key {DEMO_TOTP_SECRET} once to an authenticator app on your phone, or print\n"
+            "the current code with: .venv/bin/python -c "
+            f"\"import pyotp; print(pyotp.TOTP('{DEMO_TOTP_SECRET}').now())\""
+        )
     click.echo(f"Maillage's address: {settings().base_url} (start it with `maillage run`).")
 
 

@@ -10,9 +10,13 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.accounts.mfa import reset_mfa
 from service.accounts.models import Role
+from service.accounts.models import User
 from service.accounts.operations import AccountProblem
+from service.accounts.operations import active_sessions
 from service.accounts.operations import create_user
+from service.accounts.operations import deactivate_user
 from service.accounts.passwords import MIN_LENGTH
 from service.cli.sessions import command_session
 from service.directory.models import Organization
@@ -59,6 +63,31 @@ def create(email: str, organization: str | None, role: str, name: str, language:
     if generate:
         click.echo(f"Password: {password}")
         click.echo("It is shown only this once: give it to her by a safe channel.")
+
+
+@users.command()
+@click.option("--email", required=True, help="The email she signs in with.")
+def deactivate(email: str) -> None:
+    """Close an account: she can no longer sign in, and is signed out everywhere at once."""
+    with command_session() as session:
+        user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"there is no account with the email {email}")
+        ended = len(active_sessions(session, user.id))
+        deactivate_user(session, user.id)
+        click.echo(f"Account deactivated: {user.email}; {ended} open session(s) ended.")
+
+
+@users.command("reset-mfa")
+@click.option("--email", required=True, help="The email she signs in with.")
+def reset_mfa_command(email: str) -> None:
+    """Forget her two-step sign-in (lost phone and recovery codes); she sets up a new one."""
+    with command_session() as session:
+        user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"there is no account with the email {email}")
+        reset_mfa(session, user)
+        click.echo(f"Two-step sign-in reset for {user.email}: she sets it up again at her next sign-in.")
 
 
 def _organization_id(session: Session, given: str) -> int:

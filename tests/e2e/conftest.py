@@ -34,6 +34,7 @@ from service.referrals.operations import record_consent
 from tests.conftest import IN_CI
 from tests.conftest import Clock
 from tests.conftest import Network
+from tests.conftest import enrol_in_mfa
 from tests.conftest import make_side
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -121,6 +122,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
             legal_aid=make_side(session, "Aide juridique Fictive", clock.now),
         )
         partnership_id = _partners(session, network, clock.now)
+        for side in (network.shelter, network.womens_centre, network.legal_aid):
+            enrol_in_mfa(session, session.get_one(User, side.coordinator.user_id), clock.now)
         session.commit()
     engine.dispose()
     previous = {key: os.environ.get(key) for key in ("MAILLAGE_ENV", "MAILLAGE_DATA_DIR")}

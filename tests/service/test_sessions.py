@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from service.accounts.models import UserSession
+from service.accounts.operations import deactivate_user
+from service.cli import main
+from service.config import settings
 from tests.conftest import sign_in
 
 
@@ -71,3 +75,47 @@ def test_nobody_ends_someone_elses_session(app, network, session, clock):
     )
     mine.post(f"/account/sessions/{theirs.id}/end")
     assert hers.get("/").status_code == 200
+
+
+def test_deactivating_her_account_ends_every_session_at_once(app, network, session, clock):
+    app.config["CLOCK"] = clock
+    office, home = app.test_client(), app.test_client()
+    sign_in(office, network.shelter.caseworker, session)
+    sign_in(home, network.shelter.caseworker, session)
+    sign_in(app.test_client(), network.shelter.coordinator, session)
+    clock.advance(minutes=2)
+    deactivate_user(session, network.shelter.caseworker.user_id, clock)
+    rows = session.scalars(
+        select(UserSession).where(UserSession.user_id == network.shelter.caseworker.user_id)
+    )
+    assert [row.ended_at for row in rows] == [clock.now, clock.now]
+    assert office.get("/").status_code == 302
+    assert home.get("/").status_code == 302
+    # Her colleague is not touched.
+    colleague = session.scalar(
+        select(UserSession).where(UserSession.user_id == network.shelter.coordinator.user_id)
+    )
+    assert colleague.ended_at is None
+
+
+def test_the_command_line_deactivates_an_account(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAILLAGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MAILLAGE_ENV", "development")
+    monkeypatch.delenv("MAILLAGE_DATABASE_URL", raising=False)
+    settings.cache_clear()
+    try:
+        runner = CliRunner()
+        runner.invoke(main, ["db", "upgrade"])
+        created = runner.invoke(
+            main,
+            ["users", "create", "--email", "table@exemple.org", "--role", "regional_admin", "--generate"],
+        )
+        assert created.exit_code == 0, created.output
+        done = runner.invoke(main, ["users", "deactivate", "--email", "TABLE@exemple.org"])
+        assert done.exit_code == 0, done.output
+        assert "Account deactivated: table@exemple.org; 0 open session(s) ended." in done.output
+        unknown = runner.invoke(main, ["users", "deactivate", "--email", "personne@exemple.org"])
+        assert unknown.exit_code == 1
+        assert "there is no account with the email personne@exemple.org" in unknown.output
+    finally:
+        settings.cache_clear()

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from service.accounts.models import User
 from service.accounts.models import UserSession
+from service.audit.models import AuditEntry
 from tests.conftest import sign_in
 
 
@@ -50,3 +51,18 @@ def test_a_deactivated_user_is_signed_out_at_once(client, network, session):
     session.get(User, network.shelter.caseworker.user_id).active = False
     session.commit()
     assert client.get("/").status_code == 302
+
+
+def test_sign_ins_and_failures_are_in_the_audit_log(client, network, session):
+    user = session.get(User, network.shelter.caseworker.user_id)
+    client.post("/sign-in", data={"email": user.email.upper(), "password": "wrong password!"})
+    client.post("/sign-in", data={"email": "nobody@example.org", "password": "wrong password!"})
+    sign_in(client, network.shelter.caseworker, session)
+    mine = session.scalars(
+        select(AuditEntry.action).where(AuditEntry.user_id == user.id).order_by(AuditEntry.id)
+    )
+    assert list(mine) == ["sign_in.failed", "sign_in.succeeded"]
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.user_id == user.id))
+    assert entry.organization_id == network.shelter.organization.id  # her coordinator sees it
+    anonymous = session.scalars(select(AuditEntry.action).where(AuditEntry.user_id.is_(None)))
+    assert "sign_in.failed" in list(anonymous)
