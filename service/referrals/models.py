@@ -61,11 +61,13 @@ class Referral(Base):
     events: Mapped[list[ReferralEvent]] = relationship(
         back_populates="referral", order_by="ReferralEvent.seq", lazy="raise"
     )
+    emergency: Mapped[EmergencyDisclosure | None] = relationship(back_populates="referral")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own mapping
 
     def has_valid_consent(self, now: datetime) -> bool:
-        return any(consent.is_valid(now) for consent in self.consents)
+        """A consent of hers valid at `now`, or the recorded emergency exception that stands in for it."""
+        return self.emergency is not None or any(consent.is_valid(now) for consent in self.consents)
 
 
 class ReferralPerson(Base):
@@ -104,6 +106,26 @@ class Consent(Base):
         if self.withdrawn_at is not None and self.withdrawn_at <= now:
             return False
         return self.expires_at is None or now < self.expires_at
+
+
+class EmergencyDisclosure(Base):
+    """Why a coordinator sent a referral without her consent (Law 25, s. 59.1: serious risk of
+    death or serious injury tied to violence). The `consent_recorded` guard accepts it.
+
+    The reason is the organization's account of the exception: it is shown on the
+    report of emergency uses only, never in an email, a log or the event log.
+    """
+
+    __tablename__ = "emergency_disclosures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"), unique=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+
+    referral: Mapped[Referral] = relationship(back_populates="emergency")
 
 
 class ReferralEvent(Base):

@@ -28,6 +28,7 @@ from service.errors import NotAllowed
 from service.errors import ReferralNotFound
 from service.notifications.models import OutboxMessage
 from service.referrals.actors import Actor
+from service.referrals.consent_expiry import WITHDRAWAL_NOTICE
 from service.referrals.models import Consent
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
@@ -41,6 +42,8 @@ MAY_OPEN = frozenset({Role.CASEWORKER, Role.COORDINATOR})
 # A transition that needs a target organization hands the woman over to it: firing it
 # opens a linked draft to that organization (see `fire`).
 REDIRECT_GUARD = "target_organization_given"
+# The event-log kind of a withdrawal of her consent.
+WITHDRAWAL_KIND = "withdrawal"
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ def record_consent(
     clock: Clock = utcnow,
 ) -> Consent:
     """Record the woman's consent, as given to the sending organization."""
-    referral = _lock(session, referral_id, actor)
+    referral = lock_referral(session, referral_id, actor)
     if "sender" not in actor.parties(referral):
         session.rollback()
         raise NotAllowed("record_consent", actor.parties(referral))
@@ -150,6 +153,59 @@ def record_consent(
     session.add(consent)
     session.commit()
     return consent
+
+
+def withdraw_consent(
+    session: Session,
+    referral_id: int,
+    actor: Actor,
+    *,
+    expected_version: int | None = None,
+    clock: Clock = utcnow,
+) -> Referral:
+    """She took back her consent: end every consent valid now, in the event log, and tell the receiver.
+
+    From then on the outbox silences the referral's messages (see
+    `consent_expiry.silenced`) and the receiving organization no longer sees
+    her details. If the referral was ever sent, the receiving organization is
+    told, in the same commit, to stop using what it received (an email with
+    no personal data). Only her sending organization's caseworkers and
+    coordinators may record it; with no valid consent left to withdraw, the
+    page was out of date (`InvalidTransition`).
+    """
+    try:
+        referral = lock_referral(session, referral_id, actor)
+        parties = actor.parties(referral)
+        if "sender" not in parties or actor.role not in MAY_OPEN:
+            raise NotAllowed("withdraw_consent", parties)
+        if expected_version is not None and referral.version != expected_version:
+            raise ConcurrentUpdate(referral_id)
+        now = clock()
+        valid = [consent for consent in referral.consents if consent.is_valid(now)]
+        if not valid:
+            raise InvalidTransition("withdraw_consent", referral.state)
+        for consent in valid:
+            consent.withdrawn_at = now
+        event_id = log_event(
+            session,
+            referral,
+            kind=WITHDRAWAL_KIND,
+            trigger=None,
+            from_state=referral.state,
+            actor=actor,
+            party="sender",
+            at=now,
+        )
+        if was_sent(session, referral.id):
+            _notify(session, referral, event_id, [Notification(WITHDRAWAL_NOTICE, "receiver")], now)
+        audit(session, "consent.withdrawn", actor, now, referral_id=referral.id)
+        session.commit()
+    except Exception as error:
+        session.rollback()
+        if is_contention(error):
+            raise ConcurrentUpdate(referral_id) from error
+        raise
+    return referral
 
 
 def fire(
@@ -174,7 +230,7 @@ def fire(
     exist and be neither of the referral's two organizations.
     """
     try:
-        referral = _lock(session, referral_id, actor)
+        referral = lock_referral(session, referral_id, actor)
         if expected_version is not None and referral.version != expected_version:
             raise ConcurrentUpdate(referral_id)
         protocol = protocols.get(referral.protocol_name, referral.protocol_version)
@@ -197,7 +253,7 @@ def fire(
         referral.state_entered_at = now
         referral.deadline_step = 0
         referral.due_at = outcome.due_at
-        event_id = _log(
+        event_id = log_event(
             session,
             referral,
             kind="transition",
@@ -216,7 +272,7 @@ def fire(
         session.commit()
     except Exception as error:
         session.rollback()
-        if _is_contention(error):
+        if is_contention(error):
             raise ConcurrentUpdate(referral_id) from error
         raise
     return referral
@@ -232,7 +288,7 @@ def run_due_deadline(
     """
     system = Actor.system()
     try:
-        referral = _lock(session, referral_id, system)
+        referral = lock_referral(session, referral_id, system)
         now = clock()
         if referral.due_at is None or referral.due_at > now:
             session.rollback()
@@ -247,7 +303,7 @@ def run_due_deadline(
         referral.due_at = protocol.due_at(
             referral.state, referral.state_entered_at, referral.deadline_step, referral.parameters
         )
-        event_id = _log(
+        event_id = log_event(
             session,
             referral,
             kind=step.kind,
@@ -262,7 +318,7 @@ def run_due_deadline(
         session.commit()
     except Exception as error:
         session.rollback()
-        if _is_contention(error):
+        if is_contention(error):
             raise ConcurrentUpdate(referral_id) from error
         raise
     return True
@@ -299,7 +355,7 @@ def update_draft(
     protocol = protocols.get(protocol_name)
     resolved = protocol.resolve_parameters(parameters or {})
     try:
-        referral = _lock(session, referral_id, actor)
+        referral = lock_referral(session, referral_id, actor)
         parties = actor.parties(referral)
         if "sender" not in parties or actor.role not in MAY_OPEN:
             raise NotAllowed("edit", parties)
@@ -332,7 +388,7 @@ def update_draft(
         else:
             for name, value in details.items():
                 setattr(stored, name, value)
-        _log(
+        log_event(
             session,
             referral,
             kind="edited",
@@ -345,7 +401,7 @@ def update_draft(
         session.commit()
     except Exception as error:
         session.rollback()
-        if _is_contention(error):
+        if is_contention(error):
             raise ConcurrentUpdate(referral_id) from error
         raise
     return referral
@@ -400,7 +456,7 @@ def read_person(
         return None
     audit(session, "person.read", actor, now, referral_id=referral_id, signed_link_id=signed_link_id)
     session.commit()
-    return _details(stored)
+    return details_of(stored)
 
 
 def linked_referral_ids(session: Session, referral_id: int) -> list[int]:
@@ -409,7 +465,8 @@ def linked_referral_ids(session: Session, referral_id: int) -> list[int]:
     return list(session.scalars(query))
 
 
-def _details(person: ReferralPerson) -> PersonDetails:
+def details_of(person: ReferralPerson) -> PersonDetails:
+    """Her stored details as the operations take them."""
     return PersonDetails(
         name=person.name,
         phone=person.phone,
@@ -467,7 +524,7 @@ def _open_redirected(
     session.flush()
     person = session.scalar(select(ReferralPerson).where(ReferralPerson.referral_id == original.id))
     if person is not None:
-        session.add(ReferralPerson(referral_id=linked.id, **_details(person).__dict__))
+        session.add(ReferralPerson(referral_id=linked.id, **details_of(person).__dict__))
         audit(session, "person.copied", actor, now, referral_id=original.id)
     session.add(
         ReferralEvent(
@@ -485,7 +542,7 @@ def _open_redirected(
     return linked
 
 
-def _lock(session: Session, referral_id: int, actor: Actor) -> Referral:
+def lock_referral(session: Session, referral_id: int, actor: Actor) -> Referral:
     """The referral, locked for this transaction; hidden from organizations that are not party to it."""
     query = (
         select(Referral)
@@ -500,7 +557,7 @@ def _lock(session: Session, referral_id: int, actor: Actor) -> Referral:
     return referral
 
 
-def _log(
+def log_event(
     session: Session,
     referral: Referral,
     *,
@@ -574,7 +631,8 @@ def _notify(
 CONTENTION_CODES = frozenset({"55P03", "40P01", "40001"})
 
 
-def _is_contention(error: Exception) -> bool:
+def is_contention(error: Exception) -> bool:
+    """Whether `error` is another transaction in the way (a lock, a deadlock, a busy SQLite): retry later."""
     if not isinstance(error, OperationalError):
         return False
     return getattr(error.orig, "sqlstate", None) in CONTENTION_CODES or "database is locked" in str(

@@ -47,6 +47,7 @@ from service.referrals.operations import open_referral
 from service.referrals.operations import read_person
 from service.referrals.operations import record_consent
 from service.referrals.operations import update_draft
+from service.referrals.operations import withdraw_consent
 from service.referrals.queries import Duplicate
 from service.referrals.queries import ReferralPage
 from service.referrals.queries import dashboard as dashboard_rows
@@ -58,6 +59,7 @@ from service.referrals.queries import possible_duplicates
 from service.referrals.queries import protocol_for
 from service.referrals.queries import referral_page
 from service.referrals.queries import timeline
+from service.referrals.rights_forms import VersionForm
 from service.web.clock import request_clock
 from service.web.database import db
 from service.web.templating import current_locale
@@ -348,6 +350,38 @@ def consent(referral_id: int) -> str | Response:
     return render_template("referrals/consent.html", form=form, page=page)
 
 
+@blueprint.route("/referrals/<int:referral_id>/consent/withdraw", methods=["POST"])
+@login_required
+def withdraw(referral_id: int) -> Response:
+    """She took back her consent: record it; the receiving organization is told to stop using her data."""
+    page = _page(referral_id)
+    if "sender" not in page.parties or current_user.role not in MAY_OPEN:
+        abort(403)
+    back = redirect(url_for("referrals.show", referral_id=referral_id), 303)
+    form = VersionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        withdraw_consent(
+            db(), referral_id, current_user.actor, expected_version=form.version.data, clock=request_clock()
+        )
+    except (ConcurrentUpdate, InvalidTransition):
+        flash(_changed(), "error")
+        return back
+    if page.sent_at is not None:
+        flash(
+            _(
+                "Her consent is withdrawn. %(organization)s is told to stop using her information; "
+                "Maillage sends no more messages about this referral.",
+                organization=page.receiver.name,
+            ),
+            "success",
+        )
+    else:
+        flash(_("Her consent is withdrawn. This draft cannot be sent without a new consent."), "success")
+    return back
+
+
 # The referral -----------------------------------------------------------------------
 
 
@@ -387,6 +421,7 @@ def _render(
         duplicates=duplicates,
         send_anyway=send_anyway,
         may_prepare=page.side == "sender" and current_user.role in MAY_OPEN,
+        withdrawal=VersionForm(formdata=None, version=referral.version),
         now=request_clock()(),
     )
 

@@ -1,0 +1,66 @@
+"""Reading the audit trail: one organization's entries, newest first, a page at a time.
+
+Only reading: nothing in the app changes or deletes an entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.accounts.models import User
+from service.audit.models import AuditEntry
+
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    at: datetime
+    action: str
+    user_name: str | None  # None: the system, or a partner through a signed link
+    referral_id: int | None
+    through_signed_link: bool
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    lines: list[AuditLine]
+    page: int
+    pages: int
+    total: int
+    actions: list[str]  # every action of the organization's entries, for the filter
+
+
+def organization_audit(
+    session: Session, organization_id: int, *, action: str | None = None, page: int = 1
+) -> AuditPage:
+    """The entries of `organization_id`'s people (and signed links), newest first, `PER_PAGE` a page.
+
+    `action` keeps only that action's entries; a page beyond the last gives the last.
+    """
+    ours = AuditEntry.organization_id == organization_id
+    actions = list(
+        session.scalars(select(AuditEntry.action).where(ours).distinct().order_by(AuditEntry.action))
+    )
+    where = [ours] if not action else [ours, AuditEntry.action == action]
+    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*where)) or 0
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(page, 1), pages)
+    rows = session.execute(
+        select(AuditEntry, User.name)
+        .outerjoin(User, User.id == AuditEntry.user_id)
+        .where(*where)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
+    lines = [
+        AuditLine(entry.at, entry.action, user_name, entry.referral_id, entry.signed_link_id is not None)
+        for entry, user_name in rows
+    ]
+    return AuditPage(lines, page, pages, total, actions)

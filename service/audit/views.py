@@ -1,0 +1,112 @@
+"""The audit trail, as coordinators read their organization's; and the audit of refused access.
+
+There is no route that changes or deletes an entry: the trail is read here,
+written only by the operations (`service.audit.operations.audit`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint
+from flask import abort
+from flask import render_template
+from flask import request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_login import login_required
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
+
+from service.accounts.models import Role
+from service.audit.operations import audit
+from service.audit.queries import PER_PAGE
+from service.audit.queries import organization_audit
+from service.referrals.models import Referral
+from service.web.clock import request_clock
+from service.web.database import db
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("audit", __name__)
+
+MAY_READ = frozenset({Role.COORDINATOR, Role.PRIVACY_OFFICER})
+# What each action means, for the page; an action not listed shows its code.
+ACTIONS = {
+    "access.refused": _l("Access refused"),
+    "api_key.created": _l("API key made"),
+    "api_key.revoked": _l("API key revoked"),
+    "audit.read": _l("Audit log read"),
+    "consent.lapsed": _l("Consent lapsed: sender asked to act"),
+    "consent.withdrawn": _l("Consent withdrawn"),
+    "emergency.recorded": _l("Sent without consent (emergency)"),
+    "emergency.report_read": _l("Emergency report read"),
+    "incident.exported": _l("Incident register exported"),
+    "incident.recorded": _l("Confidentiality incident recorded"),
+    "incident.updated": _l("Confidentiality incident updated"),
+    "link.acted": _l("Action through a signed link"),
+    "link.opened": _l("Signed link opened"),
+    "link.refused": _l("Signed link refused"),
+    "mfa.enrolled": _l("Two-step sign-in turned on"),
+    "mfa.recovery_codes_renewed": _l("New recovery codes made"),
+    "mfa.removed": _l("Two-step sign-in turned off"),
+    "password.changed": _l("Password changed"),
+    "person.copied": _l("Her details copied to a redirected referral"),
+    "person.corrected": _l("Her details corrected"),
+    "person.erased": _l("Her details erased"),
+    "person.exported": _l("Her file exported"),
+    "person.purged": _l("Her details purged (retention)"),
+    "person.read": _l("Her details read"),
+    "person.searched": _l("Found in a search for her"),
+    "reauth.failed": _l("Password confirmation failed"),
+    "reauth.succeeded": _l("Password confirmed for a sensitive act"),
+    "referral.exported": _l("Referral exported (FHIR)"),
+    "retention.changed": _l("Retention period changed"),
+    "sign_in.code_failed": _l("Sign-in code refused"),
+    "sign_in.failed": _l("Sign-in failed"),
+    "sign_in.recovery_code_used": _l("Signed in with a recovery code"),
+    "sign_in.succeeded": _l("Signed in"),
+}
+
+
+@blueprint.route("/audit")
+@login_required
+def index() -> str:
+    """Her organization's audit entries, newest first, filtered by action, a page at a time."""
+    if current_user.role not in MAY_READ or current_user.organization_id is None:
+        abort(403)
+    action = request.args.get("action") or None
+    page = request.args.get("page", default=1, type=int) or 1
+    session = db()
+    result = organization_audit(session, current_user.organization_id, action=action, page=page)
+    # Who read the trail is part of it.
+    audit(session, "audit.read", current_user.actor, request_clock()())
+    session.commit()
+    return render_template(
+        "audit/index.html", result=result, action=action, labels=ACTIONS, per_page=PER_PAGE
+    )
+
+
+@blueprint.after_app_request
+def audit_refusals(response: Response) -> Response:
+    """A signed-in person refused a page (403), or a referral she may not see (404): audited.
+
+    A 403 on a referral names it (her organization is party to it: she sees it
+    but may not do this); a 404 does not, since it hides on purpose whether the
+    referral exists, and her organization's auditors read the entry.
+    """
+    if response.status_code not in (403, 404) or not current_user.is_authenticated:
+        return response
+    asked = (request.view_args or {}).get("referral_id")
+    if response.status_code == 404 and asked is None:
+        return response
+    session = db()
+    try:
+        named = response.status_code == 403 and asked is not None and session.get(Referral, asked)
+        referral_id = asked if named else None
+        audit(session, "access.refused", current_user.actor, request_clock()(), referral_id=referral_id)
+        session.commit()
+    except SQLAlchemyError as error:
+        session.rollback()
+        log.warning("access refusal not audited: %s", type(error).__name__)
+    return response

@@ -1,0 +1,388 @@
+"""Her rights over what Maillage holds about her: access, portability, correction, erasure (Law 25).
+
+A woman asks the organization that referred her. Its coordinator finds the
+referrals about her (by number, by name) among those her organization sent,
+never another's, and then, for the referrals she picks:
+
+- `person_file` gathers everything held about her on them: her details, her
+  consents, the event log, the emergency exception if any; shown as a page
+  or downloaded as JSON (`as_json`);
+- `correct_person` corrects her details on one referral;
+- `erase_person` erases her personal data from finished referrals, as the
+  retention purge does (`erase_personal_data`): the anonymized record stays,
+  and with it the network's figures.
+
+Every search, read, export, correction and erasure is in the audit trail.
+
+Domain code: no Flask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
+
+from service.accounts.models import Role
+from service.audit.operations import audit
+from service.clock import Clock
+from service.clock import utcnow
+from service.directory.models import Organization
+from service.errors import ConcurrentUpdate
+from service.errors import NotAllowed
+from service.errors import ReferralError
+from service.errors import ReferralNotFound
+from service.referrals.actors import Actor
+from service.referrals.models import Consent
+from service.referrals.models import Referral
+from service.referrals.models import ReferralEvent
+from service.referrals.models import ReferralPerson
+from service.referrals.operations import PersonDetails
+from service.referrals.operations import details_of
+from service.referrals.operations import is_contention
+from service.referrals.operations import lock_referral
+from service.referrals.operations import log_event
+from service.referrals.retention import erase_personal_data
+from workflows.loader import ProtocolLibrary
+
+# Who answers her requests: the coordinator of the organization that referred her.
+MAY_ANSWER = frozenset({Role.COORDINATOR})
+CORRECTED_KIND = "corrected"
+ERASED_KIND = "erased"
+FORMAT_VERSION = 1
+
+
+class StillOpen(ReferralError):
+    """Erasure asked for referrals not finished yet: cancel or close them first."""
+
+    def __init__(self, referral_ids: list[int]) -> None:
+        self.referral_ids = referral_ids
+        super().__init__(f"referrals still open: {referral_ids}")
+
+
+def _may_answer(actor: Actor) -> None:
+    if actor.role not in MAY_ANSWER or actor.organization_id is None:
+        raise NotAllowed("person_rights", frozenset())
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+# Finding her -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    """A referral of the organization about a woman whose name matches the search."""
+
+    referral_id: int
+    name: str
+    created_at: datetime
+    receiver_name: str
+    state_title: str
+
+
+def find_person(
+    session: Session,
+    protocols: ProtocolLibrary,
+    actor: Actor,
+    *,
+    number: int | None = None,
+    name: str = "",
+    language: str = "fr",
+    clock: Clock = utcnow,
+) -> list[Match]:
+    """The referrals her organization sent with her details, by number and/or part of her name.
+
+    Whatever the case and spacing of the name. Each referral found is a read of
+    her name, audited ("person.searched").
+    """
+    _may_answer(actor)
+    query = (
+        select(Referral, ReferralPerson, Organization.name)
+        .join(ReferralPerson, ReferralPerson.referral_id == Referral.id)
+        .join(Organization, Organization.id == Referral.receiver_organization_id)
+        .where(Referral.sender_organization_id == actor.organization_id)
+        .order_by(Referral.id.desc())
+    )
+    if number is not None:
+        query = query.where(Referral.id == number)
+    wanted = _normalized(name)
+    found = []
+    for referral, person, receiver_name in session.execute(query):
+        if wanted and wanted not in _normalized(person.name):
+            continue
+        protocol = protocols.get(referral.protocol_name, referral.protocol_version)
+        found.append(
+            Match(
+                referral_id=referral.id,
+                name=person.name,
+                created_at=referral.created_at,
+                receiver_name=receiver_name,
+                state_title=protocol.states[referral.state].title.in_language(language),
+            )
+        )
+    now = clock()
+    for match in found:
+        audit(session, "person.searched", actor, now, referral_id=match.referral_id)
+    session.commit()
+    return found
+
+
+def own_referrals(session: Session, actor: Actor, referral_ids: Iterable[int]) -> list[Referral]:
+    """These referrals, all sent by the actor's organization; ReferralNotFound for the first that is not."""
+    ids = sorted(set(referral_ids))
+    if not ids:
+        raise ReferralNotFound(0)
+    referrals = {
+        r.id: r
+        for r in session.scalars(
+            select(Referral).where(Referral.id.in_(ids)).options(selectinload(Referral.needs))
+        )
+    }
+    for referral_id in ids:
+        referral = referrals.get(referral_id)
+        if referral is None or referral.sender_organization_id != actor.organization_id:
+            raise ReferralNotFound(referral_id)
+    return [referrals[i] for i in ids]
+
+
+# Her file --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    method: str
+    shared_with: str
+    purpose: str
+    given_at: datetime
+    expires_at: datetime | None
+    withdrawn_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    at: datetime
+    kind: str
+    trigger: str | None
+    state: str
+    reason_code: str | None
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class ReferralRecord:
+    """One referral about her, with everything Maillage holds on it."""
+
+    number: int
+    created_at: datetime
+    state: str
+    state_title: str
+    protocol: str
+    protocol_version: int
+    urgent: bool
+    sent_by: str
+    sent_to: str
+    needs: list[str]
+    person: PersonDetails | None  # None once erased
+    consents: list[ConsentRecord]
+    sent_without_consent_at: datetime | None
+    events: list[EventRecord]
+
+
+@dataclass(frozen=True)
+class PersonFile:
+    generated_at: datetime
+    organization: str
+    referrals: list[ReferralRecord]
+
+
+def person_file(
+    session: Session,
+    protocols: ProtocolLibrary,
+    actor: Actor,
+    referral_ids: Iterable[int],
+    *,
+    export: bool = False,
+    language: str = "fr",
+    clock: Clock = utcnow,
+) -> PersonFile:
+    """Everything held about her on these referrals of the actor's organization.
+
+    Audited per referral: "person.read" for the page, "person.exported" for a download.
+    """
+    _may_answer(actor)
+    referrals = own_referrals(session, actor, referral_ids)
+    ids = [r.id for r in referrals]
+    names = dict(session.execute(select(Organization.id, Organization.name)).all())
+    people = {
+        p.referral_id: p
+        for p in session.scalars(select(ReferralPerson).where(ReferralPerson.referral_id.in_(ids)))
+    }
+    consents: dict[int, list[ConsentRecord]] = {}
+    for consent in session.scalars(select(Consent).where(Consent.referral_id.in_(ids)).order_by(Consent.id)):
+        consents.setdefault(consent.referral_id, []).append(
+            ConsentRecord(
+                consent.method,
+                consent.shared_with,
+                consent.purpose,
+                consent.given_at,
+                consent.expires_at,
+                consent.withdrawn_at,
+            )
+        )
+    events: dict[int, list[EventRecord]] = {}
+    query = (
+        select(ReferralEvent)
+        .where(ReferralEvent.referral_id.in_(ids))
+        .order_by(ReferralEvent.referral_id, ReferralEvent.seq)
+    )
+    for event in session.scalars(query):
+        events.setdefault(event.referral_id, []).append(
+            EventRecord(event.at, event.kind, event.trigger, event.to_state, event.reason_code, event.comment)
+        )
+    records = []
+    for referral in referrals:
+        protocol = protocols.get(referral.protocol_name, referral.protocol_version)
+        person = people.get(referral.id)
+        records.append(
+            ReferralRecord(
+                number=referral.id,
+                created_at=referral.created_at,
+                state=referral.state,
+                state_title=protocol.states[referral.state].title.in_language(language),
+                protocol=referral.protocol_name,
+                protocol_version=referral.protocol_version,
+                urgent=referral.urgent,
+                sent_by=names[referral.sender_organization_id],
+                sent_to=names[referral.receiver_organization_id],
+                needs=sorted(n.label_en if language == "en" else n.label_fr for n in referral.needs),
+                person=details_of(person) if person is not None else None,
+                consents=consents.get(referral.id, []),
+                sent_without_consent_at=referral.emergency.decided_at if referral.emergency else None,
+                events=events.get(referral.id, []),
+            )
+        )
+    now = clock()
+    for referral_id in ids:
+        audit(session, "person.exported" if export else "person.read", actor, now, referral_id=referral_id)
+    session.commit()
+    return PersonFile(generated_at=now, organization=names[actor.organization_id], referrals=records)
+
+
+def as_json(file: PersonFile) -> dict[str, Any]:
+    """Her file as a JSON document: plain keys, ISO 8601 times in UTC."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+
+    return {"format": "maillage-person-file", "version": FORMAT_VERSION, **plain(asdict(file))}
+
+
+# Correcting and erasing ------------------------------------------------------------------
+
+
+def correct_person(
+    session: Session,
+    referral_id: int,
+    actor: Actor,
+    details: PersonDetails,
+    *,
+    expected_version: int | None = None,
+    clock: Clock = utcnow,
+) -> Referral:
+    """Correct her details on one referral her organization sent: in the event log, audited. Commits.
+
+    The receiving organization sees the corrected details (while her consent holds).
+    A referral whose data was erased has nothing left to correct (`ReferralNotFound`).
+    """
+    _may_answer(actor)
+    try:
+        referral = lock_referral(session, referral_id, actor)
+        if referral.sender_organization_id != actor.organization_id:
+            raise ReferralNotFound(referral_id)
+        if expected_version is not None and referral.version != expected_version:
+            raise ConcurrentUpdate(referral_id)
+        stored = session.get(ReferralPerson, referral_id)
+        if stored is None:
+            raise ReferralNotFound(referral_id)
+        for name, value in asdict(details).items():
+            setattr(stored, name, value)
+        now = clock()
+        log_event(
+            session,
+            referral,
+            kind=CORRECTED_KIND,
+            trigger=None,
+            from_state=referral.state,
+            actor=actor,
+            party="sender",
+            at=now,
+        )
+        audit(session, "person.corrected", actor, now, referral_id=referral_id)
+        session.commit()
+    except Exception as error:
+        session.rollback()
+        if is_contention(error):
+            raise ConcurrentUpdate(referral_id) from error
+        raise
+    return referral
+
+
+def erase_person(
+    session: Session,
+    protocols: ProtocolLibrary,
+    actor: Actor,
+    referral_ids: Iterable[int],
+    *,
+    clock: Clock = utcnow,
+) -> list[int]:
+    """Erase her personal data from these finished referrals of the actor's organization. Commits once.
+
+    All or none: a referral not finished yet (`StillOpen`) is still being acted
+    on with her, so it must be cancelled or closed first. Each erasure is in
+    the referral's event log ("erased") and the audit trail ("person.erased").
+    """
+    _may_answer(actor)
+    try:
+        referrals = own_referrals(session, actor, referral_ids)
+        open_ids = [
+            r.id
+            for r in referrals
+            if not protocols.get(r.protocol_name, r.protocol_version).is_terminal(r.state)
+        ]
+        if open_ids:
+            raise StillOpen(open_ids)
+        now = clock()
+        for found in referrals:
+            referral = lock_referral(session, found.id, actor)
+            erase_personal_data(session, referral.id)
+            log_event(
+                session,
+                referral,
+                kind=ERASED_KIND,
+                trigger=None,
+                from_state=referral.state,
+                actor=actor,
+                party="sender",
+                at=now,
+            )
+            audit(session, "person.erased", actor, now, referral_id=referral.id)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return [r.id for r in referrals]
