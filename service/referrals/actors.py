@@ -8,6 +8,9 @@ from service.accounts.models import Role
 from service.referrals.models import Referral
 
 SYSTEM = "system"
+# The roles that work on referrals. A privacy officer keeps the incident register and a
+# regional admin reads aggregates: neither needs to read a woman's referral, so neither does.
+REFERRAL_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT})
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class Actor:
         """The protocol parties this actor stands for on `referral` (none: an outsider)."""
         if self.role == SYSTEM:
             return frozenset({SYSTEM})
+        if self.role not in REFERRAL_ROLES:
+            return frozenset()
         coordinator = self.role == Role.COORDINATOR
         if self.organization_id == referral.sender_organization_id:
             return frozenset({"sender", "sender_coordinator"} if coordinator else {"sender"})

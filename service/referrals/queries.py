@@ -31,6 +31,7 @@ from service.directory.models import ReferralAgreement
 from service.directory.models import Service
 from service.directory.models import service_needs
 from service.errors import ReferralNotFound
+from service.referrals.actors import REFERRAL_ROLES
 from service.referrals.actors import Actor
 from service.referrals.models import Consent
 from service.referrals.models import Referral
@@ -521,7 +522,7 @@ def dashboard(
     that wait on it.
     """
     organization_id = actor.organization_id
-    if organization_id is None:
+    if organization_id is None or actor.role not in REFERRAL_ROLES:
         return Dashboard([], [], [], 0)
     received = and_(Referral.receiver_organization_id == organization_id, _shared())
     if actor.role == Role.COORDINATOR:
@@ -547,7 +548,7 @@ def inbox(
     session: Session, protocols: ProtocolLibrary, actor: Actor, *, language: str, now: datetime
 ) -> list[ListedReferral]:
     """Referrals received by the actor's organization: open ones first, overdue first, then newest."""
-    if actor.organization_id is None:
+    if actor.organization_id is None or actor.role not in REFERRAL_ROLES:
         return []
     query = (
         select(Referral)

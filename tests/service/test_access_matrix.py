@@ -3,9 +3,10 @@ and the regional admin, against every referral route, on referrals in several st
 
 The rules: an organization sees only the referrals it sent or received, and the
 receiving one only once it was sent; anyone else gets a 404, whatever the id.
-The regional admin sees no referral. Seeing is not doing: a button of the other
-side is a 403, and so is preparing a referral (changing a draft, recording
-consent) for anyone but the sending organization's caseworkers and coordinators.
+The regional admin and the privacy officers see no referral: their work needs
+none. Seeing is not doing: a button of the other side is a 403, and so is
+preparing a referral (changing a draft, recording consent) for anyone but the
+sending organization's caseworkers and coordinators.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def visitors(session, network, clock) -> list[Visitor]:
         found.append(Visitor(side, Role.COORDINATOR, organization.coordinator))
         contact = make_user(session, organization.organization.id, Role.PARTNER_CONTACT, clock)
         found.append(Visitor(side, Role.PARTNER_CONTACT, contact))
+        officer = make_user(session, organization.organization.id, Role.PRIVACY_OFFICER, clock)
+        found.append(Visitor(side, Role.PRIVACY_OFFICER, officer))
     found.append(Visitor("region", Role.REGIONAL_ADMIN, make_user(session, None, Role.REGIONAL_ADMIN, clock)))
     return found
 
@@ -75,7 +78,7 @@ def visitors(session, network, clock) -> list[Visitor]:
 def expected(route: str, state: str, visitor: Visitor) -> int:
     """The answer the rules give `visitor` on `route` of a referral in `state`."""
     sees = visitor.side == "sender" or (visitor.side == "receiver" and state != "draft")
-    if not sees:
+    if not sees or visitor.role == Role.PRIVACY_OFFICER:
         return 404
     if route == "show":
         return 200
