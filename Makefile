@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench messages
+.PHONY: run test lint audit bench messages
 
 run: $(STAMP)  ## Start Maillage with the demo network on the embedded SQLite database
 	$(BIN)/maillage demo
@@ -18,14 +18,20 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+audit: $(STAMP)  ## Security checks: bandit (high severity fails) and known vulnerabilities in dependencies
+	$(BIN)/bandit --quiet --recursive --severity-level high service workflows worker
+	$(BIN)/python .ci/audit_dependencies.py
+
 bench: $(STAMP)  ## Measure against baselines taken in the same run (needs PostgreSQL and Redis)
 	$(BIN)/python bench/transitions.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/notifications.py
+	$(BIN)/python bench/reports.py
+	if command -v wrk >/dev/null; then $(BIN)/python bench/api.py; else echo "bench/api.py needs wrk"; fi
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 

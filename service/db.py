@@ -50,8 +50,15 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime}  # noqa: RUF012 - read once by SQLAlchemy
 
 
-def make_engine(url: str, **options: Any) -> Engine:
-    """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout."""
+def make_engine(url: str, *, write_at_begin: bool = False, **options: Any) -> Engine:
+    """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout.
+
+    `write_at_begin` (SQLite only) starts every transaction as a writer
+    (`BEGIN IMMEDIATE`). The web app wants it: a request reads, then writes (an
+    audit entry, a state change), and SQLite refuses, without waiting, to turn
+    a read into a write once another process (the worker) has committed since.
+    Taking the write lock first makes the request wait its turn instead.
+    """
     if url.startswith("sqlite"):
         options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
     # Parameters may hold personal data: keep them out of error messages and logs.
@@ -59,7 +66,7 @@ def make_engine(url: str, **options: Any) -> Engine:
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", _sqlite_begin_writing if write_at_begin else _sqlite_begin)
     return engine
 
 
@@ -76,6 +83,10 @@ def _sqlite_connect(connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
+
+
+def _sqlite_begin_writing(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -14,7 +14,7 @@ _KEY = "maillage.sessions"
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"], write_at_begin=True)
     app.extensions[_KEY] = session_factory(engine)
     app.teardown_appcontext(_close)
 

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from service.accounts.models import User
+from service.app import create_app
+from service.config import settings
+from service.links.operations import issue_link
+from service.referrals.operations import PersonDetails
+from service.referrals.operations import fire
+from service.referrals.operations import open_referral
+from service.referrals.operations import record_consent
+from tests.conftest import PASSWORD
 from tests.conftest import sign_in
 
 
@@ -39,6 +50,104 @@ def test_every_page_sends_the_security_headers(app, client, network, session, si
 
 def test_hsts_is_sent_outside_development(app, client):
     assert "Strict-Transport-Security" not in client.get("/sign-in").headers  # the test app is development
+
+
+@pytest.fixture
+def production_app(app, session, engine, clock, monkeypatch):
+    """The app as deployed: production settings, HTTPS, CSRF and rate limits on."""
+    monkeypatch.setenv("MAILLAGE_ENV", "production")
+    monkeypatch.setenv("MAILLAGE_SECRET_KEY", "test-only-secret")
+    settings.cache_clear()
+    production = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    production.extensions["maillage.sessions"] = lambda: session
+    production.config["CLOCK"] = clock
+    yield production
+    settings.cache_clear()
+
+
+@pytest.fixture
+def referral(session, protocols, network, clock):
+    """A referral the women's centre sent to the shelter: its page shows her details."""
+    sender = network.womens_centre.caseworker
+    draft = open_referral(
+        session,
+        protocols,
+        sender,
+        receiver_organization_id=network.shelter.organization.id,
+        protocol_name="standard",
+        need_codes=["shelter_emergency"],
+        person=PersonDetails(name="Personne Fictive 21", phone="450-555-0121"),
+        clock=clock,
+    )
+    record_consent(
+        session,
+        draft.id,
+        sender,
+        method="verbal",
+        shared_with="La maison",
+        purpose="hébergement",
+        clock=clock,
+    )
+    return fire(session, protocols, draft.id, "send", sender, clock=clock)
+
+
+def test_every_route_and_method_answers_with_every_header_in_production(
+    production_app, network, session, referral, clock
+):
+    """Whatever the answer (page, redirect, refusal, 404, 405), over HTTPS, signed in or not."""
+    token = issue_link(session, referral.id, network.shelter.organization.id, clock=clock)
+    real = {"referral_id": referral.id, "organization_id": network.womens_centre.organization.id}
+    requests = []
+    for rule in production_app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        values = {name: real.get(name, 1) for name in rule.arguments}
+        if "token" in rule.arguments:
+            values["token"] = token
+        url = rule.build(values, append_unknown=False)[1]
+        requests.extend((method, url) for method in sorted(rule.methods - {"HEAD", "OPTIONS"}))
+    assert len(requests) > 25
+    client = production_app.test_client()
+    statuses = set()
+    for signed_in in (False, True):
+        if signed_in:
+            sign_in_https(client, network.womens_centre.caseworker, session)
+        for method, url in requests:
+            answer = client.open(url, method=method, base_url="https://localhost")
+            statuses.add(answer.status_code)
+            if signed_in and (method, url) == ("GET", f"/referrals/{referral.id}"):
+                her_page = answer
+            headers = answer.headers
+            assert headers.get("Strict-Transport-Security", "").startswith("max-age="), (method, url)
+            assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", ""), (method, url)
+            assert "unsafe-inline" not in headers.get("Content-Security-Policy", ""), (method, url)
+            assert headers.get("X-Content-Type-Options") == "nosniff", (method, url)
+            assert headers.get("Referrer-Policy") == "no-referrer", (method, url)
+            assert headers.get("Cache-Control") == "no-store", (method, url)
+    # Real pages were shown, not only refusals: her referral's page among them, with her name.
+    assert {200, 400}.issubset(statuses), statuses
+    assert her_page.status_code == 200
+    assert "Personne Fictive 21" in her_page.text
+
+
+def sign_in_https(client, actor, session):
+    """Sign in through the form over HTTPS (the production cookie is Secure), CSRF token and all.
+    A caseworker: her role signs in without a second factor."""
+    page = client.get("/sign-in", base_url="https://localhost").text
+    token = re.search(r'name="csrf_token"[^>]*? value="([^"]+)"', page).group(1)
+    email = session.get(User, actor.user_id).email
+    answer = client.post(
+        "/sign-in",
+        data={"email": email, "password": PASSWORD, "csrf_token": token},
+        base_url="https://localhost",
+    )
+    assert answer.status_code == 302, answer.text
 
 
 def test_static_files_may_be_cached(client):
