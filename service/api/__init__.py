@@ -1,0 +1,1 @@
+"""The JSON API (`/api/v1`): keys per organization, referrals, protocols and the directory."""
