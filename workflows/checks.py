@@ -14,6 +14,7 @@ from workflows.durations import Duration
 from workflows.guards import GUARDS
 from workflows.guards import PARTIES
 from workflows.guards import RECIPIENTS
+from workflows.schema import FHIR_FINAL_TASK_STATUSES
 from workflows.schema import Notify
 from workflows.schema import ProtocolFile
 
@@ -32,6 +33,7 @@ def check_protocol(protocol: ProtocolFile, templates: Collection[str]) -> list[F
         *_check_transitions(protocol, templates),
         *_check_deadlines(protocol, templates),
         *_check_graph(protocol),
+        *_check_fhir(protocol),
     ]
 
 
@@ -144,3 +146,21 @@ def _check_graph(protocol: ProtocolFile) -> Iterator[Finding]:
             yield f"states.{name}", f"unreachable from the initial state {protocol.initial!r}"
         elif not state.terminal and not exits[name]:
             yield f"states.{name}", "not terminal and no transition leaves it: referrals would be stuck"
+
+
+def _check_fhir(protocol: ProtocolFile) -> Iterator[Finding]:
+    if protocol.fhir is None:
+        return
+    mapped = protocol.fhir.task_status
+    for name, state in protocol.states.items():
+        status = mapped.get(name)
+        if status is None:
+            yield "fhir.task_status", f"state {name!r} has no FHIR Task status: map every state"
+        elif state.terminal and status not in FHIR_FINAL_TASK_STATUSES:
+            final = ", ".join(sorted(FHIR_FINAL_TASK_STATUSES))
+            yield f"fhir.task_status.{name}", f"{name!r} is terminal: map it to a final status ({final})"
+        elif not state.terminal and status in FHIR_FINAL_TASK_STATUSES:
+            yield f"fhir.task_status.{name}", f"{name!r} is not terminal: {status!r} would end the task"
+    for name in mapped:
+        if name not in protocol.states:
+            yield f"fhir.task_status.{name}", _one_of("state", name, protocol.states)

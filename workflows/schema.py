@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 from typing import Literal
+from typing import get_args
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
@@ -90,6 +91,32 @@ class TransitionSpec(Strict):
     notify: list[Notify] = []
 
 
+# FHIR R4 Task.status (http://hl7.org/fhir/R4/valueset-task-status.html).
+FhirTaskStatus = Literal[
+    "draft",
+    "requested",
+    "received",
+    "accepted",
+    "rejected",
+    "ready",
+    "cancelled",
+    "in-progress",
+    "on-hold",
+    "failed",
+    "completed",
+    "entered-in-error",
+]
+FHIR_TASK_STATUSES: tuple[str, ...] = get_args(FhirTaskStatus)
+# The statuses a Task cannot leave: a terminal state maps to one of these, an open state never.
+FHIR_FINAL_TASK_STATUSES = frozenset({"rejected", "cancelled", "failed", "completed", "entered-in-error"})
+
+
+class FhirMapping(Strict):
+    """How the protocol's states read in FHIR R4, for exporting a referral as a Task."""
+
+    task_status: dict[str, FhirTaskStatus] = Field(min_length=1)
+
+
 class ProtocolFile(Strict):
     name: str = Field(pattern=NAME)
     version: int = Field(ge=1)
@@ -101,3 +128,4 @@ class ProtocolFile(Strict):
     # Named like triggers: `transitions` reads a state named '*' or '=' as a wildcard.
     states: dict[Annotated[str, StringConstraints(pattern=NAME)], StateSpec] = Field(min_length=1)
     transitions: list[TransitionSpec] = Field(min_length=1)
+    fhir: FhirMapping | None = None

@@ -6,6 +6,7 @@ import click
 
 from service.cli.db import db
 from service.cli.demo import demo
+from service.cli.directory import directory
 from service.cli.protocols import protocols
 from service.cli.run import run
 from service.cli.users import users
@@ -21,6 +22,7 @@ def main() -> None:
 main.add_command(beat)
 main.add_command(db)
 main.add_command(demo)
+main.add_command(directory)
 main.add_command(protocols)
 main.add_command(run)
 main.add_command(users)
