@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import extensions
 from service.config import Settings
@@ -37,17 +38,28 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=not development,
         REMEMBER_COOKIE_HTTPONLY=True,
+        # Flask-WTF's HTTPS check wants a Referer, which `Referrer-Policy: no-referrer` (signed links)
+        # makes browsers leave out: every form would fail. The token and SameSite cookies remain.
+        WTF_CSRF_SSL_STRICT=False,
         BABEL_DEFAULT_LOCALE="fr",
         BABEL_DEFAULT_TIMEZONE="America/Montreal",
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
-        RATELIMIT_STORAGE_URI=config.ratelimit_storage_url,
+        RATELIMIT_STORAGE_URI=config.resolved_ratelimit_storage_url(),
+        # Next to Celery's keys in a shared Redis, and still counting (per process) when Redis is away.
+        RATELIMIT_KEY_PREFIX=f"{config.broker_key_prefix}maillage-limits",
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         PUBLIC_BASE_URL=config.base_url,
         SESSION_IDLE_MINUTES=config.session_idle_minutes,
         SESSION_MAX_HOURS=config.session_max_hours,
+        REAUTH_MINUTES=config.reauth_minutes,
     )
     if test_config:
         app.config.update(test_config)
 
+    if config.proxy_hops:
+        # The client's address and scheme as the proxies saw them: rate limits count per person.
+        hops = config.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     compile_catalogs()
     database.init_app(app)
     extensions.babel.init_app(app, locale_selector=select_locale)
@@ -62,13 +74,36 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     templating.register(app)
 
     from service.accounts.views import blueprint as auth
+    from service.api.blueprint import register as register_api
+    from service.audit.views import blueprint as audit_log
     from service.directory.views import blueprint as directory
     from service.links.views import blueprint as links
     from service.notifications.failed_views import blueprint as failed_messages
+    from service.privacy.views import blueprint as privacy
+    from service.referrals.emergency_views import blueprint as emergency
+    from service.referrals.person_views import blueprint as person
     from service.referrals.views import blueprint as referrals
+    from service.reports.views import blueprint as reports
+    from service.standards.views import blueprint as standards
+    from service.web.organization import blueprint as organization
 
-    for blueprint in (auth, directory, links, referrals, failed_messages):
+    for blueprint in (
+        auth,
+        directory,
+        links,
+        referrals,
+        emergency,
+        person,
+        standards,
+        failed_messages,
+        privacy,
+        audit_log,
+        reports,
+        organization,
+    ):
         app.register_blueprint(blueprint)
+    # The JSON API and its key pages: CSRF-exempt, rate-limited per key, errors in problem+json.
+    register_api(app)
     if development:
         # The embedded default's mailbox: what Maillage "sent" on this computer.
         from service.notifications.views import blueprint as mailbox

@@ -31,14 +31,24 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:5000"
     """The address people reach Maillage at, for links in emails."""
 
-    ratelimit_storage_url: str = "memory://"
-    """Where sign-in attempts are counted: memory, or redis://... when several processes serve."""
+    ratelimit_storage_url: str | None = None
+    """Where attempts (sign-in, signed links) are counted, e.g. `redis://redis:6379/1`; unset, the
+    broker's Redis when there is one, else the memory of each process (the embedded default)."""
+
+    proxy_hops: int = 0
+    """How many reverse proxies stand in front of the web app (each adds `X-Forwarded-For`).
+    0 trusts no forwarded header; set it to 1 behind one proxy, or every visitor shares
+    the proxy's address, and one rate-limit counter."""
 
     session_idle_minutes: int = 30
     """A session unused this long ends (OWASP ASVS 3.3.2)."""
 
     session_max_hours: int = 12
     """A session ends this long after sign-in, used or not."""
+
+    reauth_minutes: int = 5
+    """Sensitive acts (exports, erasure, the emergency path) ask for her password again (and her code)
+    when she last proved who she is longer ago than this (OWASP ASVS 3.7.1)."""
 
     signed_link_days: int = 7
     """How long a partner's signed link stays valid."""
@@ -79,12 +89,31 @@ class Settings(BaseSettings):
     """The hour (Montréal time) from which each day's digest is sent."""
 
     retention_months: int = 12
-    """Months after a referral is closed before the woman's personal data in it is erased."""
+    """Months after a referral is closed before the woman's personal data in it is erased: the
+    regional maximum; each organization may choose a shorter period (`service.privacy`)."""
+
+    privacy_officer_name: str = ""
+    """The platform operator's person in charge of the protection of personal information
+    (Law 25), named on the public privacy page."""
+
+    privacy_officer_email: str = ""
+    """How to reach the platform operator's privacy officer, shown on the privacy page."""
+
+    hosting_location: str = "Québec, Canada"
+    """Where the servers and the data are, as the privacy page says."""
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'maillage.db').resolve()}"
+
+    def resolved_ratelimit_storage_url(self) -> str:
+        """Counts shared by every web process when Redis is at hand: a limit per process is no limit."""
+        if self.ratelimit_storage_url:
+            return self.ratelimit_storage_url
+        if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return "memory://"
 
     def broker_folder(self) -> Path:
         """Where the embedded broker (kombu's filesystem transport) keeps its messages."""

@@ -21,6 +21,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.accounts.mfa import mfa_required
 from service.accounts.models import Role
 from service.accounts.models import User
 from service.accounts.passwords import hash_password
@@ -46,6 +47,8 @@ from workflows.protocol import Transition
 
 # Printed by `maillage demo` for everyone to read: a demo's password, not a secret.
 DEMO_PASSWORD = "maillage-demo-2026"  # noqa: S105
+# Their second factor, for the roles that require one: printed too (development only), not a secret.
+DEMO_TOTP_SECRET = "MAILLAGEDEMOTWOSTEPSIGNINKEYABCD"  # noqa: S105
 DEMO_DOMAIN = "demo.example"  # a reserved name: no mail can reach anyone through it
 REGIONAL_ADMIN_EMAIL = f"table.regionale@{DEMO_DOMAIN}"
 
@@ -53,6 +56,7 @@ ROLE_WORDS = {
     Role.CASEWORKER: "intervenante",
     Role.COORDINATOR: "coordination",
     Role.PARTNER_CONTACT: "repondante",
+    Role.PRIVACY_OFFICER: "confidentialite",
 }
 
 
@@ -70,6 +74,8 @@ class OrganizationSeed:
     capacity: str | None
     services: tuple[tuple[str, str, tuple[str, ...]], ...]
     roles: tuple[Role, ...] = (Role.CASEWORKER, Role.COORDINATOR)
+    # Shorter than the regional maximum, shown on the privacy page; None: the maximum.
+    retention_months: int | None = None
 
     @property
     def email(self) -> str:
@@ -115,7 +121,8 @@ ORGANIZATIONS: tuple[OrganizationSeed, ...] = (
                 ("safety_plan",),
             ),
         ),
-        roles=(Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT),
+        roles=(Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT, Role.PRIVACY_OFFICER),
+        retention_months=6,
     ),
     OrganizationSeed(
         key="envol",
@@ -164,7 +171,7 @@ ORGANIZATIONS: tuple[OrganizationSeed, ...] = (
                 ("sexual_assault", "court_support"),
             ),
         ),
-        roles=(Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT),
+        roles=(Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT, Role.PRIVACY_OFFICER),
     ),
     OrganizationSeed(
         key="balance",
@@ -527,6 +534,11 @@ COMMENTS = {
 }
 
 
+def _demo_second_factor(role: str, now: datetime) -> dict[str, object]:
+    """The demo's TOTP key, already confirmed, for the roles that must have a second factor."""
+    return {"totp_secret": DEMO_TOTP_SECRET, "mfa_enabled_at": now} if mfa_required(role) else {}
+
+
 @dataclass(frozen=True)
 class Login:
     email: str
@@ -639,6 +651,7 @@ class _Network:
                 phone=seed.phone,
                 referral_email=seed.email,
                 capacity_status=seed.capacity,
+                retention_months=seed.retention_months,
                 created_at=now - timedelta(days=1500),
             )
             organization.services = [
@@ -662,6 +675,7 @@ class _Network:
                     role=role,
                     password_hash=password_hash,
                     created_at=now - timedelta(days=400),
+                    **_demo_second_factor(role, now),
                 )
                 session.add(user)
                 users[seed.key, role] = user
@@ -673,6 +687,7 @@ class _Network:
                 role=Role.REGIONAL_ADMIN,
                 password_hash=password_hash,
                 created_at=now - timedelta(days=400),
+                **_demo_second_factor(Role.REGIONAL_ADMIN, now),
             )
         )
         session.flush()

@@ -1,8 +1,10 @@
 """Every model, imported once so the metadata (and Alembic) sees all tables."""
 
+from service.accounts.models import RecoveryCode
 from service.accounts.models import Role
 from service.accounts.models import User
 from service.accounts.models import UserSession
+from service.api.models import ApiKey
 from service.audit.models import AuditEntry
 from service.db import Base
 from service.directory.models import Need
@@ -13,23 +15,33 @@ from service.directory.models import ReferralAgreement
 from service.directory.models import Service
 from service.links.models import SignedLink
 from service.notifications.models import OutboxMessage
+from service.privacy.models import ConfidentialityIncident
 from service.referrals.models import Consent
+from service.referrals.models import EmergencyDisclosure
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
 from service.referrals.models import ReferralPerson
+from service.reports.models import REPORT_INDEXES
+from service.reports.models import ReferralFigure
 
 __all__ = [
+    "REPORT_INDEXES",
+    "ApiKey",
     "AuditEntry",
     "Base",
+    "ConfidentialityIncident",
     "Consent",
+    "EmergencyDisclosure",
     "Need",
     "Organization",
     "OutboxMessage",
     "Partnership",
     "PartnershipNote",
+    "RecoveryCode",
     "Referral",
     "ReferralAgreement",
     "ReferralEvent",
+    "ReferralFigure",
     "ReferralPerson",
     "Role",
     "Service",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from datetime import datetime
 
@@ -25,6 +26,11 @@ service_needs = Table(
     Column("service_id", ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
     Column("need_code", ForeignKey("needs.code"), primary_key=True),
 )
+
+
+def new_external_id() -> str:
+    """A random UUID: the stable identifier other systems know a directory record by (HSDS `id`)."""
+    return str(uuid.uuid4())
 
 
 class Need(Base):
@@ -54,6 +60,11 @@ class Organization(Base):
     phone: Mapped[str] = mapped_column(String(40), default="")
     referral_email: Mapped[str] = mapped_column(String(254), default="")
     capacity_status: Mapped[str | None] = mapped_column(String(16))
+    # Months its closed referrals keep the woman's data; empty: the regional maximum
+    # (`MAILLAGE_RETENTION_MONTHS`). Only shorter is allowed (`service.privacy.operations`).
+    retention_months: Mapped[int | None]
+    # Open Referral (HSDS) `id`: kept across imports and exports so a second import updates, never doubles.
+    external_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_external_id)
     created_at: Mapped[datetime]
 
     services: Mapped[list[Service]] = relationship(back_populates="organization")
@@ -72,6 +83,7 @@ class Service(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    external_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_external_id)
 
     organization: Mapped[Organization] = relationship(back_populates="services")
     needs: Mapped[list[Need]] = relationship(secondary=service_needs)

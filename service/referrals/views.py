@@ -77,7 +77,10 @@ def _changed() -> str:
 
 @blueprint.route("/")
 @login_required
-def dashboard() -> str:
+def dashboard() -> str | Response:
+    if current_user.is_privacy_officer:
+        # She reads no referral: her home is her organization's tools (the register first).
+        return redirect(url_for("organization.index"))
     rows = dashboard_rows(
         db(), protocol_library(), current_user.actor, language=current_locale(), now=request_clock()()
     )

@@ -12,19 +12,25 @@ from wtforms import Field
 from wtforms.widgets import ListWidget
 
 from service.accounts.models import Role
+from service.referrals.actors import REFERRAL_ROLES
+from service.web.organization import tools_for
 
 
 def main_menu() -> list[tuple[str, str]]:
     """(endpoint, label) of the pages this person may use, in menu order."""
-    items = [("referrals.dashboard", _("My referrals"))]
+    items = []
+    if not current_user.is_privacy_officer:  # her work is the register, not referrals
+        items.append(("referrals.dashboard", _("My referrals")))
     if current_user.role in (Role.CASEWORKER, Role.COORDINATOR):
         items.append(("referrals.new", _("New referral")))
-    if not current_user.is_regional_admin:
+    if current_user.role in REFERRAL_ROLES:
         items.append(("referrals.inbox", _("Received")))
     items += [("directory.index", _("Directory")), ("directory.partnerships", _("Partnerships"))]
+    if current_user.is_coordinator or current_user.is_regional_admin:  # figures, never a woman's data
+        items.append(("reports.index", _("Reports")))
+    if tools_for(current_user.role):  # the coordinators' and privacy officer's tools
+        items.append(("organization.index", _("My organization")))
     items.append(("auth.sessions", _("My sessions")))
-    if current_user.is_coordinator:  # emails to her organization that could not be sent
-        items.append(("failed_messages.index", _("Failed messages")))
     if "mailbox" in current_app.blueprints:  # development only: what Maillage "sent" here
         items.append(("mailbox.index", _("Mailbox (development)")))
     return items

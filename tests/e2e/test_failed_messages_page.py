@@ -30,6 +30,7 @@ def test_the_coordinator_retries_a_failed_message(live, page: Page, screenshot):
     live.set_language(shelter.coordinator, "fr")
 
     sign_in(page, live.url, live.email(shelter.coordinator), FR)
+    page.get_by_role("link", name="Mon organisme").click()
     page.get_by_role("link", name="Messages en échec").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Messages en échec")
     expect(page.get_by_role("link", name=f"Nº {referral_id}")).to_be_visible()

@@ -17,11 +17,8 @@ from service.accounts.models import User
 from service.app import create_app
 from service.db import Base
 from service.links.operations import issue_link
-from service.referrals.operations import PersonDetails
-from service.referrals.operations import fire
-from service.referrals.operations import open_referral
-from service.referrals.operations import record_consent
 from tests.conftest import PASSWORD
+from tests.service.test_referral_pages import referral_in
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Columns a request may touch without changing anything a person did: her session's last activity.
@@ -47,27 +44,7 @@ def guarded_app(app: Flask, session: Session, engine, clock) -> Flask:
 @pytest.fixture
 def targets(session, protocols, network, clock) -> dict[str, object]:
     """Real things for the routes' arguments: a referral the women's centre sent, its signed link."""
-    sender = network.womens_centre.caseworker
-    draft = open_referral(
-        session,
-        protocols,
-        sender,
-        receiver_organization_id=network.shelter.organization.id,
-        protocol_name="standard",
-        need_codes=["shelter_emergency"],
-        person=PersonDetails(name="Personne Fictive 11", phone="450-555-0111"),
-        clock=clock,
-    )
-    record_consent(
-        session,
-        draft.id,
-        sender,
-        method="verbal",
-        shared_with="La maison",
-        purpose="hébergement",
-        clock=clock,
-    )
-    referral = fire(session, protocols, draft.id, "send", sender, clock=clock)
+    referral = referral_in("sent", session, protocols, network, clock)
     return {
         "referral_id": referral.id,
         "organization_id": network.womens_centre.organization.id,

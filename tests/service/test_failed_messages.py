@@ -75,7 +75,7 @@ def test_the_coordinator_sees_her_organizations_failed_messages(app, session, ne
     assert "SMTPSenderRefused" not in page
     assert f"/notifications/failed/{messages['theirs'].id}/retry" not in page
     # Her menu leads there.
-    assert f'href="{PAGE}"' in client.get("/").text
+    assert f'href="{PAGE}"' in client.get("/organization").text
 
 
 def test_the_page_is_in_french_for_her(app, session, network, messages):
@@ -104,7 +104,7 @@ def test_other_roles_of_the_organization_are_refused(app, session, network, mess
     assert client.get(PAGE).status_code == 403
     assert client.post(f"{PAGE}{messages['failed'].id}/retry").status_code == 403
     assert session.get(OutboxMessage, messages["failed"].id).status == "failed"
-    assert f'href="{PAGE}"' not in client.get("/").text
+    assert f'href="{PAGE}"' not in client.get("/organization").text
 
 
 def test_the_regional_admin_is_refused(app, session, network, messages, clock):

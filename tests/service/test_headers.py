@@ -11,11 +11,9 @@ from service.app import create_app
 from service.config import settings
 from service.links.operations import issue_link
 from service.referrals.operations import PersonDetails
-from service.referrals.operations import fire
-from service.referrals.operations import open_referral
-from service.referrals.operations import record_consent
 from tests.conftest import PASSWORD
 from tests.conftest import sign_in
+from tests.service.test_referral_pages import referral_in
 
 
 def every_get_url(app) -> list[str]:
@@ -74,27 +72,14 @@ def production_app(app, session, engine, clock, monkeypatch):
 @pytest.fixture
 def referral(session, protocols, network, clock):
     """A referral the women's centre sent to the shelter: its page shows her details."""
-    sender = network.womens_centre.caseworker
-    draft = open_referral(
+    return referral_in(
+        "sent",
         session,
         protocols,
-        sender,
-        receiver_organization_id=network.shelter.organization.id,
-        protocol_name="standard",
-        need_codes=["shelter_emergency"],
+        network,
+        clock,
         person=PersonDetails(name="Personne Fictive 21", phone="450-555-0121"),
-        clock=clock,
     )
-    record_consent(
-        session,
-        draft.id,
-        sender,
-        method="verbal",
-        shared_with="La maison",
-        purpose="hébergement",
-        clock=clock,
-    )
-    return fire(session, protocols, draft.id, "send", sender, clock=clock)
 
 
 def test_every_route_and_method_answers_with_every_header_in_production(

@@ -183,7 +183,7 @@ def test_roles_with_wide_access_must_enrol_before_anything_else(timed, client, n
     with client.get("/static/maillage.css") as css:
         assert css.status_code == 200
     client.post("/account/mfa/setup", data={"code": code_at(clock, user_of(session, user.id).totp_secret)})
-    assert client.get("/").status_code == 200
+    assert client.get("/directory/").status_code == 200
     # Once she has it, she cannot turn it off.
     client.post("/account/mfa/remove")
     assert user_of(session, user.id).mfa_enrolled

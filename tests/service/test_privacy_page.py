@@ -77,7 +77,9 @@ def test_every_page_links_to_it_in_its_footer(app, client, session, network):
     assert 'href="/privacy/"' in client.get("/").text
 
 
-def test_the_menu_leads_coordinators_and_officers_to_the_register_only(app, session, network, clock):
+def test_the_organization_page_leads_coordinators_and_officers_to_the_register_only(
+    app, session, network, clock
+):
     officer = make_user(session, Role.PRIVACY_OFFICER, network.shelter.organization, clock)
     for actor, shown in (
         (officer, True),
@@ -85,4 +87,4 @@ def test_the_menu_leads_coordinators_and_officers_to_the_register_only(app, sess
         (network.shelter.caseworker, False),
     ):
         client = sign_in(app.test_client(), actor, session)
-        assert ('href="/privacy/incidents/"' in client.get("/directory/").text) is shown, actor.role
+        assert ('href="/privacy/incidents/"' in client.get("/organization").text) is shown, actor.role
