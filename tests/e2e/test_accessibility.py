@@ -18,6 +18,7 @@ from service.links.operations import issue_link
 from service.protocols import protocol_library
 from service.referrals.operations import PersonDetails
 from service.referrals.operations import fire
+from tests.conftest import PASSWORD
 from tests.e2e.browser import WORDS
 from tests.e2e.browser import field
 from tests.e2e.browser import her
@@ -197,3 +198,54 @@ def test_the_receivers_pages_have_no_serious_accessibility_problem(live, page: P
 
     audit.assert_clean()
     assert len(audit.checked) == 7
+
+
+def test_the_coordinators_and_privacy_pages_have_no_serious_accessibility_problem(live, page: Page):
+    audit = Audit()
+    centre = live.network.womens_centre
+    live.set_language(centre.coordinator, "fr")
+    live.sent_referral(PERSON)
+
+    page.goto(f"{live.url}/privacy/")
+    audit(page, "privacy page (public)")
+    page.goto(f"{live.url}/sign-in")
+    field(page, FR["email"]).fill(live.email(centre.coordinator))
+    field(page, FR["password"]).fill(PASSWORD)
+    page.get_by_role("button", name=FR["sign_in"], exact=True).click()
+    page.wait_for_url(re.compile(r"/sign-in/code$"))
+    audit(page, "sign-in, the code step")
+    field(page, "Code").fill("000000")
+    field(page, "Code").press("Enter")
+    expect(page.get_by_role("alert")).to_be_visible()
+    audit(page, "sign-in, a wrong code")
+    sign_in(page, live.url, live.email(centre.coordinator), FR)
+
+    for path, name in [
+        ("/organization", "my organization"),
+        ("/people", "her rights, search"),
+        ("/referrals/emergency", "emergency referral"),
+        ("/referrals/emergencies", "emergencies report"),
+        ("/privacy/incidents/", "incident register"),
+        ("/privacy/retention", "retention period"),
+        ("/audit", "audit log"),
+        ("/notifications/failed/", "failed messages"),
+        ("/organization/api-keys/", "API keys"),
+        ("/reports/organization", "report, organization"),
+        ("/reports/region", "report, region"),
+        ("/reports/unmet-needs", "report, unmet needs"),
+        ("/account/mfa", "two-step sign-in"),
+        ("/account/password", "password"),
+        ("/account/sessions", "sessions"),
+        ("/api/v1/reference", "API reference"),
+    ]:
+        answer = page.goto(f"{live.url}{path}")
+        assert answer is not None
+        assert answer.status == 200, (path, answer.status)
+        audit(page, name)
+
+    page.goto(f"{live.url}/people")
+    page.get_by_role("button").filter(has_text=re.compile("Chercher|Rechercher")).first.click()
+    audit(page, "her rights, search with nothing given")
+
+    audit.assert_clean()
+    assert len(audit.checked) == 20
