@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
+from service.accounts.reauth import fresh_authentication_required
 from service.protocols import protocol_library
 from service.standards.fhir import NoFhirMapping
 from service.standards.fhir import referral_as_fhir
@@ -22,6 +23,7 @@ blueprint = Blueprint("standards", __name__)
 
 @blueprint.route("/referrals/<int:referral_id>/fhir.json")
 @login_required
+@fresh_authentication_required  # her details leave Maillage in a file
 def referral_fhir(referral_id: int) -> Response:
     """The referral as a FHIR R4 Bundle, for the two organizations party to it (audited)."""
     try:

@@ -18,6 +18,7 @@ from service.audit.models import AuditEntry
 from tests.conftest import PASSWORD
 from tests.conftest import TOTP_SECRET
 from tests.conftest import sign_in
+from tests.service.test_referral_pages import referral_in
 
 
 @pytest.fixture
@@ -132,3 +133,22 @@ def test_a_deactivated_user_cannot_confirm(sensitive, client, network, session, 
     session.commit()
     answer = client.post(confirm_url("/test/export"), data={"password": PASSWORD})
     assert answer.headers["Location"].startswith("/sign-in")
+
+
+def test_every_export_of_her_data_and_every_erasure_asks_again_after_five_minutes(
+    app, client, session, protocols, network, clock
+):
+    app.config["CLOCK"] = clock
+    referral = referral_in("sent", session, protocols, network, clock)
+    sign_in(client, network.womens_centre.coordinator, session)
+    clock.advance(minutes=6)
+    for path in (
+        f"/referrals/{referral.id}/fhir.json",
+        f"/people/file.json?referrals={referral.id}",
+        "/people/erase",
+        "/referrals/emergency",
+        "/privacy/incidents/register.csv",
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 303, path
+        assert answer.headers["Location"].startswith("/account/confirm?next="), path
