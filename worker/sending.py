@@ -66,7 +66,7 @@ class _Wire(Compat32):
     """
 
     def fold_binary(self, name: str, value: object) -> bytes:
-        if isinstance(value, str) and value.isascii() and "\n" not in value:
+        if isinstance(value, str) and value.isascii() and value.isprintable():
             return f"{name}: {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 
