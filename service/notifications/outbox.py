@@ -70,11 +70,12 @@ def lock_pending(session: Session, message_id: int) -> OutboxMessage | None:
     too when it must not be sent any more (see `consent_expiry.silenced`): it is
     then marked cancelled, with the reason, and committed.
     """
-    [message] = lock_pending_batch(session, [message_id], now=utcnow()) or [None]
-    if message is None:
+    found = lock_pending_batch(session, [message_id], now=utcnow())
+    if not found:
         # Commits a cancellation, or ends the transaction that found nothing to lock.
         session.commit()
-    return message
+        return None
+    return found[0]
 
 
 def lock_pending_batch(
