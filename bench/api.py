@@ -15,12 +15,15 @@ For each gunicorn configuration (worker class, workers, threads) it prints
 requests per second and the 95th percentile latency of both, and their ratio;
 target: the API reaches at least 60 % of the bare endpoint.
 
-    .venv/bin/python bench/api.py [--seconds 10] [--connections 16] [--url URL]
+    .venv/bin/python bench/api.py [--seconds 10] [--connections 16] [--url URL] [--limits URL]
 
 URL names a PostgreSQL server (default: $MAILLAGE_BENCH_POSTGRES_URL, else the
 local test server); the script creates a database of its own there and drops
-it at the end. Needs `wrk` (Debian package) and gunicorn (the `server` extra).
-Every request goes to 127.0.0.1; every run is bounded by `--seconds`.
+it at the end. The API's rate limit counts in Redis, as in docker-compose.yml
+(`--limits`, default $MAILLAGE_BENCH_REDIS_URL, else redis://127.0.0.1:6379/15;
+keys under a prefix of the run's own, gone a minute later). Needs `wrk`
+(Debian package) and gunicorn (the `server` extra). Every request goes to
+127.0.0.1; every run is bounded by `--seconds`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 
 from flask import Flask
@@ -281,14 +285,18 @@ class Run:
 class Server:
     """gunicorn serving one of the two apps on a loopback port, stopped on the way out."""
 
-    def __init__(self, app: str, url: str, worker_class: str, workers: int, threads: int) -> None:
+    def __init__(
+        self, app: str, url: str, worker_class: str, workers: int, threads: int, limits: str
+    ) -> None:
         self.port = free_port()
         environment = os.environ | {
             "BENCH_APP": app,
             "MAILLAGE_DATABASE_URL": url,
             "MAILLAGE_SECRET_KEY": "bench-only-not-a-secret",
             "MAILLAGE_ENV": "production",
-            "MAILLAGE_RATELIMIT_STORAGE_URL": "memory://",
+            # As docker-compose.yml: the limits' counts in Redis, shared by gunicorn's workers.
+            "MAILLAGE_RATELIMIT_STORAGE_URL": limits,
+            "MAILLAGE_BROKER_KEY_PREFIX": f"maillage-bench-{uuid.uuid4().hex[:10]}:",
         }
         command = [
             str(Path(sys.executable).with_name("gunicorn")),
@@ -358,7 +366,7 @@ class Server:
         return Run(requests, failed, duration_us / 1e6, p95_us / 1000)
 
 
-def measure(url: str, seconds: int, connections: int, pool: int) -> list[str]:
+def measure(url: str, seconds: int, connections: int, pool: int, limits: str) -> list[str]:
     from scratch_database import two_organizations
 
     from service.api.keys import create_key
@@ -385,7 +393,7 @@ def measure(url: str, seconds: int, connections: int, pool: int) -> list[str]:
                 ("bare", "/bare/referrals/%d/actions"),
             ):
                 ids = sent_referrals(engine, protocol, organizations, pool)
-                with Server(app, url, worker_class, workers, threads) as server:
+                with Server(app, url, worker_class, workers, threads, limits) as server:
                     server.ready(path % ids[0], token)
                     for referral_id in ids[1:WARM_UP]:
                         server.post(path % referral_id, token)
@@ -421,6 +429,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=16, help="wrk's concurrent connections")
     parser.add_argument("--pool", type=int, default=20_000, help="sent referrals made for each run")
+    parser.add_argument(
+        "--limits",
+        default=os.environ.get("MAILLAGE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        help="where the API's rate limit counts (Redis as in production; memory:// for none)",
+    )
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -428,7 +441,7 @@ def main() -> None:
 
     started = time.perf_counter()
     with own_database(arguments.url) as url:
-        lines = measure(url, arguments.seconds, arguments.connections, arguments.pool)
+        lines = measure(url, arguments.seconds, arguments.connections, arguments.pool, arguments.limits)
     print(f"API vs bare endpoint, {arguments.connections} connections, {arguments.seconds} s each, 2 cores")
     print(f"load average {os.getloadavg()[0]:.2f}, {time.perf_counter() - started:.0f} s in all")
     for line in lines:
