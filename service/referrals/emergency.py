@@ -42,6 +42,7 @@ from service.referrals.models import EmergencyDisclosure
 from service.referrals.models import Referral
 from service.referrals.operations import SHARING_TRIGGER
 from service.referrals.operations import PersonDetails
+from service.referrals.operations import all_or_nothing
 from service.referrals.operations import fire
 from service.referrals.operations import lock_referral
 from service.referrals.operations import log_event
@@ -127,7 +128,7 @@ def record_emergency(
 
     Once per referral, and only before it was ever sent (`InvalidTransition` otherwise).
     """
-    try:
+    with all_or_nothing(session, referral_id):
         referral = lock_referral(session, referral_id, actor)
         parties = actor.parties(referral)
         if "sender_coordinator" not in parties or actor.role not in MAY_DECIDE:
@@ -157,9 +158,6 @@ def record_emergency(
         )
         audit(session, "emergency.recorded", actor, now, referral_id=referral.id)
         session.commit()
-    except Exception:
-        session.rollback()
-        raise
     return disclosure
 
 

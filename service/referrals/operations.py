@@ -7,6 +7,8 @@ referral's state, its event log or its outbox by any other road.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -173,7 +175,7 @@ def withdraw_consent(
     coordinators may record it; with no valid consent left to withdraw, the
     page was out of date (`InvalidTransition`).
     """
-    try:
+    with all_or_nothing(session, referral_id):
         referral = lock_referral(session, referral_id, actor)
         parties = actor.parties(referral)
         if "sender" not in parties or actor.role not in MAY_OPEN:
@@ -200,11 +202,6 @@ def withdraw_consent(
             _notify(session, referral, event_id, [Notification(WITHDRAWAL_NOTICE, "receiver")], now)
         audit(session, "consent.withdrawn", actor, now, referral_id=referral.id)
         session.commit()
-    except Exception as error:
-        session.rollback()
-        if is_contention(error):
-            raise ConcurrentUpdate(referral_id) from error
-        raise
     return referral
 
 
@@ -229,7 +226,7 @@ def fire(
     transition (a redirect, or the other resource a decline suggests) must
     exist and be neither of the referral's two organizations.
     """
-    try:
+    with all_or_nothing(session, referral_id):
         referral = lock_referral(session, referral_id, actor)
         if expected_version is not None and referral.version != expected_version:
             raise ConcurrentUpdate(referral_id)
@@ -270,11 +267,6 @@ def fire(
         if REDIRECT_GUARD in outcome.transition.guards and target_organization_id is not None:
             _open_redirected(session, protocols, referral, actor, target_organization_id, now)
         session.commit()
-    except Exception as error:
-        session.rollback()
-        if is_contention(error):
-            raise ConcurrentUpdate(referral_id) from error
-        raise
     return referral
 
 
@@ -287,7 +279,7 @@ def run_due_deadline(
     sweep that runs twice, or two sweeps at once, act once.
     """
     system = Actor.system()
-    try:
+    with all_or_nothing(session, referral_id):
         referral = lock_referral(session, referral_id, system)
         now = clock()
         if referral.due_at is None or referral.due_at > now:
@@ -316,11 +308,6 @@ def run_due_deadline(
         notifications = tuple(Notification(n.template, n.to) for n in step.notify)
         _notify(session, referral, event_id, notifications, now)
         session.commit()
-    except Exception as error:
-        session.rollback()
-        if is_contention(error):
-            raise ConcurrentUpdate(referral_id) from error
-        raise
     return True
 
 
@@ -354,7 +341,7 @@ def update_draft(
     """
     protocol = protocols.get(protocol_name)
     resolved = protocol.resolve_parameters(parameters or {})
-    try:
+    with all_or_nothing(session, referral_id):
         referral = lock_referral(session, referral_id, actor)
         parties = actor.parties(referral)
         if "sender" not in parties or actor.role not in MAY_OPEN:
@@ -399,11 +386,6 @@ def update_draft(
             at=now,
         )
         session.commit()
-    except Exception as error:
-        session.rollback()
-        if is_contention(error):
-            raise ConcurrentUpdate(referral_id) from error
-        raise
     return referral
 
 
@@ -629,6 +611,21 @@ def _notify(
 
 # PostgreSQL's lock timeout, deadlock and serialization failure; SQLite's busy database.
 CONTENTION_CODES = frozenset({"55P03", "40P01", "40001"})
+
+
+@contextmanager
+def all_or_nothing(session: Session, referral_id: int) -> Iterator[None]:
+    """Roll back what the block wrote if it fails; another transaction in the way is `ConcurrentUpdate`.
+
+    The block commits itself, once, when everything it wrote belongs together.
+    """
+    try:
+        yield
+    except Exception as error:
+        session.rollback()
+        if is_contention(error):
+            raise ConcurrentUpdate(referral_id) from error
+        raise
 
 
 def is_contention(error: Exception) -> bool:

@@ -44,8 +44,8 @@ from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
 from service.referrals.models import ReferralPerson
 from service.referrals.operations import PersonDetails
+from service.referrals.operations import all_or_nothing
 from service.referrals.operations import details_of
-from service.referrals.operations import is_contention
 from service.referrals.operations import lock_referral
 from service.referrals.operations import log_event
 from service.referrals.retention import erase_personal_data
@@ -310,7 +310,7 @@ def correct_person(
     A referral whose data was erased has nothing left to correct (`ReferralNotFound`).
     """
     _may_answer(actor)
-    try:
+    with all_or_nothing(session, referral_id):
         referral = lock_referral(session, referral_id, actor)
         if referral.sender_organization_id != actor.organization_id:
             raise ReferralNotFound(referral_id)
@@ -334,11 +334,6 @@ def correct_person(
         )
         audit(session, "person.corrected", actor, now, referral_id=referral_id)
         session.commit()
-    except Exception as error:
-        session.rollback()
-        if is_contention(error):
-            raise ConcurrentUpdate(referral_id) from error
-        raise
     return referral
 
 
