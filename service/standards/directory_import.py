@@ -25,6 +25,7 @@ from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import SQLAlchemyError
@@ -210,7 +211,10 @@ def _put_organization(session: Session, record: OrganizationRecord, now: datetim
     values = _organization_values(record)
     organization = session.scalar(
         select(Organization).where(Organization.external_id == record.external_id)
-    ) or session.scalar(select(Organization).where(Organization.name == record.name))
+    ) or session.scalar(
+        # The directory's own rule for a name already taken (`operations._check_name_free`): case aside.
+        select(Organization).where(func.lower(Organization.name) == record.name.lower())
+    )
     if organization is None:
         session.add(Organization(created_at=now, **values))
         return "created"

@@ -29,9 +29,10 @@ from service.referrals.actors import Actor
 from service.referrals.models import Consent
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
-from service.referrals.models import ReferralPerson
 from service.referrals.operations import SHARING_TRIGGER
+from service.referrals.operations import PersonDetails
 from service.referrals.operations import parties_seeing
+from service.referrals.operations import read_person
 from service.standards.hsds import NEEDS_TAXONOMY
 from workflows.loader import ProtocolLibrary
 from workflows.protocol import Protocol
@@ -85,10 +86,9 @@ def referral_as_fhir(
     protocol = (protocols or protocol_library()).get(referral.protocol_name, referral.protocol_version)
     if protocol.spec.fhir is None:
         raise NoFhirMapping(protocol)
+    # Her details under the same rule as her page (the receiver while her consent holds), read audited.
+    person = read_person(session, referral.id, actor, clock=clock)
     now = clock()
-    person = None
-    if "sender" in parties or referral.has_valid_consent(now):
-        person = session.get(ReferralPerson, referral.id)
     bundle = _Bundle(session, referral, protocol, now).build(person)
     audit(session, EXPORT_ACTION, actor, now, referral_id=referral.id)
     session.commit()
@@ -111,7 +111,7 @@ class _Bundle:
     def reference(self, what: str) -> dict[str, str]:
         return {"reference": f"urn:uuid:{self.id_of(what)}"}
 
-    def build(self, person: ReferralPerson | None) -> dict[str, Any]:
+    def build(self, person: PersonDetails | None) -> dict[str, Any]:
         referral = self.referral
         sender = self.session.get_one(Organization, referral.sender_organization_id)
         receiver = self.session.get_one(Organization, referral.receiver_organization_id)
@@ -202,7 +202,7 @@ class _Bundle:
             coding["display"] = label.en
         return {"coding": [coding], "text": label.fr if label else event.reason_code}
 
-    def service_request(self, status: str, person: ReferralPerson | None) -> dict[str, Any]:
+    def service_request(self, status: str, person: PersonDetails | None) -> dict[str, Any]:
         referral = self.referral
         request: dict[str, Any] = {
             "resourceType": "ServiceRequest",
@@ -250,7 +250,7 @@ class _Bundle:
             .limit(1)
         )
 
-    def patient(self, person: ReferralPerson | None) -> dict[str, Any]:
+    def patient(self, person: PersonDetails | None) -> dict[str, Any]:
         patient: dict[str, Any] = {"resourceType": "Patient", "id": self.id_of("patient")}
         if person is None:
             return patient
