@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 
-from service.accounts.mfa import MFA_REQUIRED_ROLES
+from service.accounts.mfa import mfa_required
 from service.accounts.models import Role
 from service.accounts.models import User
 from service.referrals.actors import Actor
@@ -62,4 +62,4 @@ class SignedIn(UserMixin):
     @property
     def must_enrol_in_mfa(self) -> bool:
         """Her role requires a second factor and she has none yet: she may only enrol or sign out."""
-        return self.role in MFA_REQUIRED_ROLES and not self.mfa_enrolled
+        return mfa_required(self.role) and not self.mfa_enrolled

@@ -115,11 +115,6 @@ def confirm_identity(session: Session, token: str, clock: Clock = utcnow) -> Non
         session.commit()
 
 
-def recently_authenticated(row: UserSession, within: timedelta, clock: Clock = utcnow) -> bool:
-    """Whether she proved who she is in this session less than `within` ago."""
-    return row.authenticated_at is not None and clock() - row.authenticated_at <= within
-
-
 @dataclass(frozen=True)
 class SessionLimits:
     """How long a session lives: unused (idle), and at most (absolute). OWASP ASVS 3.3."""

@@ -25,13 +25,13 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask import redirect
-from flask import request
 from flask import url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from service.extensions import login_manager
 from service.web.clock import request_clock
+from service.web.templating import here
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -63,8 +63,7 @@ def fresh_authentication_required(view: Callable[P, R]) -> Callable[P, R | Respo
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if not is_fresh():
-            here = request.full_path if request.query_string else request.path
-            return redirect(url_for("auth.confirm", next=here), code=303)
+            return redirect(url_for("auth.confirm", next=here()), code=303)
         return view(*args, **kwargs)
 
     return wrapped

@@ -1,15 +1,11 @@
 """The incident register as a CSV file a privacy officer opens in Excel or hands to the Commission.
 
-Headers and yes/no are in the page's language. The file is UTF-8 with a byte
-order mark, without which Excel reads accents as Windows-1252. French files
-are separated by semicolons: Excel in French Canada expects them (the comma
-is its decimal separator); English files by commas.
+Headers and yes/no are in the page's language; the file is written as every
+download of the app is (`service.web.spreadsheet`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from collections.abc import Iterable
 from datetime import date
@@ -19,12 +15,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from service.privacy.models import ConfidentialityIncident
+from service.web.spreadsheet import csv_text
 from workflows.durations import TIME_ZONE
-
-BOM = "\ufeff"
-
-# A cell starting with one of these is a formula to a spreadsheet (CSV injection): quote it.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _day(value: date | None) -> str:
@@ -61,18 +53,8 @@ COLUMNS: tuple[tuple[Any, Callable[[ConfidentialityIncident], object]], ...] = (
 )
 
 
-def _cell(value: object) -> str | int:
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def register_csv(incidents: Iterable[ConfidentialityIncident], language: str) -> str:
     """The register as CSV text, byte order mark first; `language` picks the separator."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";" if language == "fr" else ",", lineterminator="\r\n")
-    writer.writerow([str(label) for label, _value in COLUMNS])
-    for incident in incidents:
-        writer.writerow([_cell(value(incident)) for _label, value in COLUMNS])
-    return BOM + out.getvalue()
+    header = [str(label) for label, _value in COLUMNS]
+    rows = ([value(incident) for _label, value in COLUMNS] for incident in incidents)
+    return csv_text([header, *rows], language)

@@ -34,7 +34,6 @@ from service.directory.queries import today
 from service.protocols import protocol_library
 from service.reports import queries
 from service.reports import tables
-from service.reports.export import csv_text
 from service.reports.forms import PeriodForm
 from service.reports.forms import UnmetNeedsForm
 from service.reports.queries import Figures
@@ -43,6 +42,7 @@ from service.reports.tables import Table
 from service.reports.tables import Words
 from service.web.clock import request_clock
 from service.web.database import db
+from service.web.spreadsheet import csv_text
 from service.web.templating import current_locale
 
 blueprint = Blueprint("reports", __name__, url_prefix="/reports")
@@ -147,7 +147,7 @@ def _download(
         abort(404)
     name = f"maillage-{endpoint.replace('_', '-')}-{table.name}-{period.kind}-{period.start.isoformat()}.csv"
     return Response(
-        csv_text(tables.csv_rows(table)),
+        csv_text(tables.csv_rows(table), current_locale()),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -142,6 +142,12 @@ def test_each_table_downloads_as_the_csv_of_what_the_page_shows(as_, admin, netw
     assert as_(admin).get(f"/reports/region.csv?{NOVEMBER}&table=nothing").status_code == 404
 
 
+def test_a_french_csv_is_separated_by_semicolons_as_excel_in_quebec_expects(as_, admin, story):  # noqa: F811
+    response = as_(admin).get(f"/reports/region.csv?{NOVEMBER}&table=states&lang=fr")
+    rows = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff")), delimiter=";"))
+    assert rows[-1] == ["Total", "7"]
+
+
 def test_french_by_default_english_on_request(as_, network, story):  # noqa: F811
     browser = as_(network.womens_centre.coordinator)
     french = browser.get(f"/reports/organization?{NOVEMBER}").text
