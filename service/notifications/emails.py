@@ -13,6 +13,7 @@ no request to take a language from).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import date
@@ -20,9 +21,8 @@ from datetime import datetime
 from email.charset import BASE64
 from email.charset import Charset
 from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import format_datetime as rfc2822_date
+from email.utils import formataddr
 from email.utils import parseaddr
 from functools import cache
 from pathlib import Path
@@ -58,10 +58,10 @@ LANGUAGES = ("fr", "en")
 ORGANIZATION_LANGUAGE = "fr"
 LOCALES = {"fr": "fr_CA", "en": "en_CA"}
 DUE_FORMAT = "EEEE d MMMM y, HH:mm"
-# Subjects as base64 encoded words: quoted-printable is as valid, but choosing between the two
-# ("shortest", the default) costs more than the rest of the message.
-SUBJECT_CHARSET = Charset("utf-8")
-SUBJECT_CHARSET.header_encoding = BASE64
+# Headers that are not ASCII (subjects) as base64 encoded words: quoted-printable is as valid,
+# but choosing between the two ("shortest", the default) costs more than the rest of the message.
+HEADER_CHARSET = Charset("utf-8")
+HEADER_CHARSET.header_encoding = BASE64
 # Who reads a message meant for each party, when it goes to people's own addresses.
 RECEIVING_ROLES = (Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT)
 
@@ -91,26 +91,64 @@ class Email:
     html: str
     message_id: str
 
-    def as_message(self, mail_from: str) -> MIMEMultipart:
-        """The MIME message: plain text with an HTML alternative, and only these headers.
+    def as_bytes(self, mail_from: str) -> bytes:
+        """The message as the wire carries it: plain text with an HTML alternative, only these headers.
 
-        Built with the `email.mime` classes rather than `EmailMessage`, the
-        subject in base64 and the boundary given: the same message in under half
-        the time, which counts when a batch sends thousands.
+        Written out here rather than built with `email.message` and flattened by
+        its generator: the parts are base64 and every header but the subject is
+        ASCII we made, so there is nothing for the generator to decide, and it
+        cost a third of a batch's time. Lines end in CRLF (RFC 5322); base64
+        lines are 76 characters, under the 78 a line should keep to.
         """
         # "=_" never occurs in base64, the parts' encoding: no need to search them for a free boundary.
-        message = MIMEMultipart("alternative", boundary=f"=_{self.message_id.strip('<>').split('@')[0]}")
-        message["From"] = mail_from
-        message["To"] = self.to
-        message["Subject"] = Header(self.subject, SUBJECT_CHARSET)
-        message["Message-ID"] = self.message_id
-        message["Date"] = rfc2822_date(datetime.now(MONTREAL))
-        # Tells vacation responders not to answer (RFC 3834).
-        message["Auto-Submitted"] = "auto-generated"
-        message["Content-Language"] = self.language
-        message.attach(MIMEText(self.text, "plain", "utf-8"))
-        message.attach(MIMEText(self.html, "html", "utf-8"))
-        return message
+        boundary = f"=_{self.message_id.strip('<>').split('@')[0]}"
+        head = "".join(
+            [
+                _header("From", _sender(mail_from)),
+                _header("To", self.to),
+                _header("Subject", self.subject),
+                _header("Message-ID", self.message_id),
+                _header("Date", rfc2822_date(datetime.now(MONTREAL))),
+                # Tells vacation responders not to answer (RFC 3834).
+                _header("Auto-Submitted", "auto-generated"),
+                _header("Content-Language", self.language),
+                "MIME-Version: 1.0\r\n",
+                f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n',
+            ]
+        )
+        parts = b"".join(
+            _part(boundary, kind, body) for kind, body in (("plain", self.text), ("html", self.html))
+        )
+        return b"%s%s--%s--\r\n" % (head.encode("ascii"), parts, boundary.encode("ascii"))
+
+
+CRLF = "\r\n"
+
+
+def _header(name: str, value: str) -> str:
+    """One header line; a value that is not printable ASCII (a subject in French) goes out as
+    RFC 2047 encoded words, folded so that no line passes 78 characters."""
+    if value.isascii() and value.isprintable():
+        return f"{name}: {value}{CRLF}"
+    encoded = Header(value, HEADER_CHARSET, header_name=name).encode(linesep=CRLF)
+    return f"{name}: {encoded}{CRLF}"
+
+
+@cache
+def _sender(mail_from: str) -> str:
+    """`MAILLAGE_MAIL_FROM` with a display name that is not ASCII encoded, the address left readable."""
+    name, address = parseaddr(mail_from)
+    return formataddr((name, address), charset=HEADER_CHARSET)
+
+
+def _part(boundary: str, kind: str, body: str) -> bytes:
+    encoded = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+    head = (
+        f"--{boundary}{CRLF}"
+        f'Content-Type: text/{kind}; charset="utf-8"{CRLF}'
+        f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
+    )
+    return head.encode("ascii") + encoded
 
 
 def compose(
@@ -358,6 +396,8 @@ def _environment(language: str) -> Environment:
         extensions=["jinja2.ext.i18n"],
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
+        # Templates do not change under a running worker: no look at each file's date per email.
+        auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -190,7 +190,11 @@ def queue(redis_url: str) -> Iterator[str]:
 
 @dataclass
 class Sink:
-    """An SMTP server on loopback that keeps every message it accepts, and refuses some recipients."""
+    """An SMTP server on loopback that keeps every message it accepts, and refuses some recipients.
+
+    It offers PIPELINING, as Postfix and Mailpit do; aiosmtpd handles pipelined
+    commands but does not say so (`tests/worker/test_smtp.py` covers a server without).
+    """
 
     port: int
     received: list[tuple[str, EmailMessage]] = field(default_factory=list)
@@ -200,6 +204,11 @@ class Sink:
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
+
+    async def handle_EHLO(
+        self, server: SMTP, session: SmtpSession, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        return offer_pipelining(session, hostname, responses)
 
     async def handle_RCPT(
         self, server: SMTP, session: SmtpSession, envelope: Envelope, address: str, options: list[str]
@@ -227,6 +236,12 @@ class Sink:
                 return self.messages()
             time.sleep(0.05)
         return self.messages()
+
+
+def offer_pipelining(session: SmtpSession, hostname: str, responses: list[str]) -> list[str]:
+    """aiosmtpd's answer to EHLO, with PIPELINING among the extensions."""
+    session.host_name = hostname  # what aiosmtpd does when no hook answers EHLO
+    return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
 
 def free_port() -> int:

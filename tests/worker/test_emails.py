@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import html
 import re
+from email.utils import parsedate_to_datetime
 
 import pytest
 
 from service.notifications.emails import TEMPLATES
+from service.notifications.emails import Email
 from service.notifications.emails import format_due
 from service.notifications.emails import message_id
 from service.notifications.emails import render
@@ -75,3 +79,41 @@ def test_the_message_id_is_the_same_for_the_same_message_and_address_only():
     assert first == again != other
     assert first.endswith("@maillage.example.org>")
     assert "referral" not in first
+
+
+def as_sent(mail_from: str = "Maillage <noreply@maillage.example.org>", **fields: str) -> bytes:
+    subject, text, page = render("referral_sent", "fr", **CONTEXT)
+    values = {"to": "accueil@example.org", "language": "fr", "subject": subject, "text": text, "html": page}
+    return Email(**{**values, **fields}, message_id="<abc123@maillage.example.org>").as_bytes(mail_from)
+
+
+def test_the_wire_format_parses_back_to_the_same_headers_and_both_versions():
+    subject, text, page = render("referral_sent", "fr", **CONTEXT)
+    raw = as_sent()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+
+    assert not parsed.defects
+    assert parsed["Subject"] == subject
+    assert (parsed["To"], parsed["Message-ID"]) == ("accueil@example.org", "<abc123@maillage.example.org>")
+    assert parsed["From"].addresses[0].addr_spec == "noreply@maillage.example.org"
+    assert (parsed["Auto-Submitted"], parsed["Content-Language"]) == ("auto-generated", "fr")
+    assert parsedate_to_datetime(parsed["Date"]).tzinfo is not None
+    assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
+    assert parsed.get_body(("plain",)).get_content() == text
+    assert parsed.get_body(("html",)).get_content() == page
+
+
+def test_every_line_ends_in_crlf_and_a_long_subject_is_folded():
+    raw = as_sent(
+        '"Réseau Maillage, Laval" <noreply@maillage.example.org>', subject=" ".join(["Référence"] * 30)
+    )
+    lines = raw.split(b"\r\n")
+
+    assert not any(b"\n" in line or b"\r" in line for line in lines), "a bare LF or CR"
+    assert max(len(line) for line in lines) <= 998, "RFC 5322's limit"
+    subject = lines[[line.startswith(b"Subject:") for line in lines].index(True) :][:8]
+    assert all(len(line) <= 78 for line in subject), "the subject is folded, as RFC 2047 asks"
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == " ".join(["Référence"] * 30)
+    assert parsed["From"].addresses[0].display_name == "Réseau Maillage, Laval"
+    assert parsed["From"].addresses[0].addr_spec == "noreply@maillage.example.org"

@@ -41,7 +41,7 @@ def write_email(subject_sender: str) -> str:
         expires="",
     )
     email = Email("accueil@example.org", "en", subject, text, page, "<x@maillage.example.org>")
-    Mailbox(settings().mailbox_folder()).send(email.as_message("Maillage <m@example.org>"), email.to)
+    Mailbox(settings().mailbox_folder()).send(email.as_bytes("Maillage <m@example.org>"), email.to)
     return subject
 
 
