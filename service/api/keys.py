@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -87,6 +88,13 @@ def keys_of(session: Session, organization_id: int) -> list[ApiKey]:
     return sorted(keys, key=lambda k: (not k.active, -k.created_at.timestamp(), -k.id))
 
 
+# Built once, on the table: every API request runs it before anything else.
+_KEYS = ApiKey.__table__
+ACTIVE_KEY = select(_KEYS.c.organization_id, _KEYS.c.role).where(
+    _KEYS.c.token_hash == bindparam("token_hash"), _KEYS.c.revoked_at.is_(None)
+)
+
+
 def actor_for(session: Session, token: str) -> Actor | None:
     """Who acts with this token: its organization with the key's role, or None for an unknown or revoked key.
 
@@ -94,11 +102,7 @@ def actor_for(session: Session, token: str) -> Actor | None:
     """
     if not token.startswith(TOKEN_START):
         return None
-    found = session.execute(
-        select(ApiKey.organization_id, ApiKey.role).where(
-            ApiKey.token_hash == token_hash(token), ApiKey.revoked_at.is_(None)
-        )
-    ).one_or_none()
+    found = session.execute(ACTIVE_KEY, {"token_hash": token_hash(token)}).one_or_none()
     if found is None:
         return None
     return Actor(user_id=None, organization_id=found.organization_id, role=found.role)

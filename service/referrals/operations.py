@@ -555,8 +555,9 @@ def log_event(
 ) -> int:
     """Append the referral's next event-log row; returns its id."""
     referral.last_seq += 1
-    # A plain INSERT rather than the unit of work: these rows are only ever
-    # appended, and this is the hot path of every action (bench/transitions.py).
+    # A plain INSERT on the table rather than the unit of work or an ORM insert: these
+    # rows are only ever appended, and this is the hot path of every action
+    # (bench/transitions.py, bench/api.py). The referral's own changes are flushed at commit.
     row = {
         "referral_id": referral.id,
         "seq": referral.last_seq,
@@ -571,7 +572,8 @@ def log_event(
         "reason_code": reason_code,
         "target_organization_id": target_organization_id,
     }
-    return session.execute(insert(ReferralEvent).returning(ReferralEvent.id), [row]).scalar_one()
+    events = ReferralEvent.__table__
+    return session.execute(insert(events).returning(events.c.id), row).scalar_one()
 
 
 def _notify(
@@ -606,7 +608,8 @@ def _notify(
             }
         )
     if rows:
-        session.execute(insert(OutboxMessage), rows)
+        # On the table, as `log_event`: nothing of these rows is read back in this transaction.
+        session.execute(insert(OutboxMessage.__table__), rows)
 
 
 # PostgreSQL's lock timeout, deadlock and serialization failure; SQLite's busy database.
