@@ -14,10 +14,8 @@ from typing import TypeVar
 from flask import Blueprint
 from flask import Flask
 from flask import Response
-from flask import current_app
 from flask import g
 from flask import request
-from flask_limiter.util import get_remote_address
 from pydantic import BaseModel
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
@@ -27,6 +25,7 @@ from werkzeug.exceptions import Unauthorized
 from werkzeug.exceptions import UnsupportedMediaType
 
 from service import extensions
+from service.api import allowance
 from service.api import problems
 from service.api.keys import actor_for
 from service.referrals.actors import Actor
@@ -35,23 +34,10 @@ from service.web.database import db
 PREFIX = "/api/v1"
 # Endpoints anyone may read: the document and its rendered reference.
 PUBLIC = frozenset({"api.openapi", "api.reference"})
-DEFAULT_RATE = "300 per minute"
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 blueprint = Blueprint("api", __name__, url_prefix=PREFIX)
 Model = TypeVar("Model", bound=BaseModel)
-
-
-def _rate() -> str:
-    return current_app.config.get("API_RATE_LIMIT", DEFAULT_RATE)
-
-
-def _rate_key() -> str:
-    """Per key, not per address: many clients may share one address. The hash, so no token sits in Redis."""
-    header = request.headers.get("Authorization", "")
-    if header:
-        return "api:" + hashlib.sha256(header.encode("utf-8")).hexdigest()[:32]
-    return "api-anonymous:" + get_remote_address()
 
 
 @blueprint.before_request
@@ -64,6 +50,8 @@ def authenticate() -> None:
     actor = actor_for(db(), token.strip()) if scheme.lower() == "bearer" else None
     if actor is None:
         raise Unauthorized()
+    # Per key, not per address: many clients may share one. A hash, so no token sits in Redis.
+    allowance.spend(hashlib.sha256(token.encode("utf-8")).hexdigest()[:32])
     g.api_actor = actor
 
 
@@ -98,7 +86,8 @@ def answer(model: BaseModel, status: int = 200, headers: dict[str, str] | None =
 
 # Once, not per app: the extensions are shared by every app this process makes (tests make many).
 extensions.csrf.exempt(blueprint)
-extensions.limiter.limit(_rate, key_func=_rate_key)(blueprint)
+# Each key's allowance is counted by `authenticate` (see `service.api.allowance`).
+extensions.limiter.exempt(blueprint)
 
 
 @blueprint.errorhandler(Exception)

@@ -4,6 +4,7 @@ with its organization's key, and sees exactly what the organization's pages woul
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 from flask.testing import FlaskClient
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import extensions
+from service.api import allowance
 from service.api.keys import create_key
 from service.app import create_app
 from service.audit.models import AuditEntry
@@ -330,6 +332,21 @@ def test_rate_limit_counts_per_key(app, session, network):
         assert shelter.get("/protocols").status_code == 200
     finally:
         extensions.limiter.reset()
+
+
+def test_with_the_shared_count_away_each_process_still_counts(app, session, network, monkeypatch):
+    """Redis down: the allowance is counted in the process (and the API keeps answering)."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    monkeypatch.setattr(allowance, "_counter", allowance._Counter())
+    config = {"RATELIMIT_ENABLED": True, "API_RATE_LIMIT": "2 per minute", "RATELIMIT_STORAGE_URI": nowhere}
+    limited = create_app({**app.config, **config})
+    limited.extensions["maillage.sessions"] = lambda: session
+    centre = Api(limited.test_client(), key_for(session, network.womens_centre.coordinator))
+
+    assert [centre.get("/protocols").status_code for _ in range(3)] == [200, 200, 429]
+    assert allowance._counter.shared_failed_at is not None
 
 
 def test_an_unknown_need_is_named_by_its_place(centre, network):
