@@ -10,23 +10,30 @@ need each. Rows are inserted with server-side `INSERT ... SELECT FROM
 generate_series`, not through the ORM.
 
 The first report keeps every referral's figures (`referral_figures`, one row
-per referral, see service/reports/models.py): that one-off build is timed on
-its own. Then, in the same run, each report is timed as the pages call it
-(`service.reports.queries.figures`: the check for changed referrals, then the
-counts and the percentiles over the kept rows), and beside it a plain
-`SELECT count(*)` over the same rows (the same period, the same organization):
+per referral) and rolls the region's months up (`region_month_*`, see
+service/reports/models.py): that one-off build is timed on its own. Then, in
+the same run, each report is timed as the pages call it
+(`service.reports.queries.figures`: for the region, the check for changed
+months, then the sums of the months' roll-ups; for an organization, the check
+for changed referrals, then the counts and the percentiles over its kept
+rows), and beside it a plain `SELECT count(*)` over the same rows (the same
+period, the same organization):
 
 - the region's figures for the year (every referral), a quarter and a month;
 - one organization's figures for the year (by direction and by partner: the
   two queries its page runs);
 - the unmet needs of the year (declines and redirects by need and reason);
 - the region's year again, each time after 1,000 referrals opened in the last
-  month have moved (their figures are brought up to date first).
+  month have moved (their figures are brought up to date, and that month
+  rolled up again, first).
 
 Each is the median of `--repeat` runs after a warm-up. Target: every report
 answers within a second. The report prints the ratio report / count, and the
-plans of the counts and percentiles (EXPLAIN ANALYZE), which must read the
-`ix_referral_figures_*` indexes, never scan a referral table.
+plans (EXPLAIN ANALYZE) of the region's check for changed months, which must
+read `ix_referrals_created_at` alone, of its counts, and of an
+organization's counts, which must read the `ix_referral_figures_*` indexes;
+none may scan a referral table. It also checks that the region's year from
+the months' roll-ups gives the same figures as counted over every kept row.
 
     .venv/bin/python bench/reports.py [--referrals N] [--repeat N] [--url URL]
 
@@ -69,8 +76,11 @@ from service.models import Referral
 from service.protocols import protocol_library
 from service.reports.queries import Period
 from service.reports.queries import figures
+from service.reports.queries import figures_from_kept_rows
 from service.reports.queries import figures_query
 from service.reports.queries import unmet_needs
+from service.reports.region import region_counts_query
+from service.reports.region import stamps_query
 
 DEFAULT_URL = os.environ.get(
     "MAILLAGE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -209,7 +219,7 @@ def explain(session: Session, query: object) -> list[str]:
 
 def measure(
     engine: Engine, organization: int, repeat: int
-) -> tuple[float, list[Timing], dict[str, list[str]]]:
+) -> tuple[float, list[Timing], dict[str, list[str]], bool]:
     protocols = protocol_library()
     year = Period.containing("year", date(2026, 6, 1))
     quarter = Period.containing("quarter", date(2026, 6, 1))
@@ -217,7 +227,7 @@ def measure(
     in_period = "SELECT count(*) FROM referrals WHERE created_at >= :start AND created_at < :end"
     timings = []
     with session_factory(engine)() as session:
-        progress("the first report, which keeps every referral's figures")
+        progress("the first report, which keeps every referral's figures and rolls the months up")
         began = time.perf_counter()
         figures(session, protocols, year)
         first_build = time.perf_counter() - began
@@ -291,15 +301,18 @@ def measure(
                 median_seconds(counted(session, in_period, start=start, end=end), repeat),
             )
         )
-        counts, spreads, _key, _rows = figures_query(year)
+        progress("the region's year from the months' roll-ups against every kept row")
+        same = figures(session, protocols, year) == figures_from_kept_rows(session, protocols, year)
         mine, _spreads, _key, _rows = figures_query(year, organization_id=organization, by="partner")
         plans = {
-            "the region's counts, one year": explain(session, counts),
-            "the region's percentiles, one year": explain(session, spreads),
+            "the region's check for changed months, one year": explain(session, stamps_query(year)),
+            "the region's counts from the months' roll-ups, one year": explain(
+                session, region_counts_query(year)
+            ),
             "one organization's counts by partner, one year": explain(session, mine),
         }
         session.rollback()
-    return first_build, timings, plans
+    return first_build, timings, plans, same
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             loaded = time.perf_counter() - loading
             with engine.connect() as connection:
                 events = connection.execute(text("SELECT count(*) FROM referral_events")).scalar_one()
-            first_build, timings, plans = measure(engine, organization, options.repeat)
+            first_build, timings, plans, same = measure(engine, organization, options.repeat)
         finally:
             engine.dispose()
 
@@ -331,7 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Maillage reports benchmark - PostgreSQL, Python {sys.version.split()[0]}")
     print(f"{os.cpu_count()} CPUs, load average {load} at the end")
     print(f"{options.referrals:,} referrals, {events:,} log rows, inserted in {loaded:.0f} s")
-    print(f"The first report kept every referral's figures (referral_figures) in {first_build:.1f} s, once")
+    print(
+        f"The first report kept every referral's figures (referral_figures) and rolled the months up"
+        f" in {first_build:.1f} s, once"
+    )
     print()
     print(f"{'report':<36} {'rows':>10} {'report':>10} {'count(*)':>10} {'ratio':>8}")
     for timing in timings:
@@ -348,8 +364,13 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "PASS" if timing.report <= TARGET_SECONDS else "MISS"
         print(f"{verdict}  {timing.what}: {timing.report:.3f} s <= {TARGET_SECONDS:.0f} s")
     every_plan = "\n".join(line for plan in plans.values() for line in plan)
-    indexed = "ix_referral_figures_" in every_plan and "Seq Scan on referral" not in every_plan
+    indexed = (
+        "Index Only Scan using ix_referrals_created_at" in every_plan
+        and "ix_referral_figures_" in every_plan
+        and "Seq Scan on referral" not in every_plan
+    )
     print(f"{'PASS' if indexed else 'MISS'}  the report queries read the report indexes")
+    print(f"{'PASS' if same else 'MISS'}  the region's months give the figures of every kept row")
     print(f"\n({time.perf_counter() - began:.0f} s; {Referral.__tablename__} dropped with its database)")
     return 0
 

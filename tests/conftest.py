@@ -7,6 +7,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -49,9 +50,9 @@ def missing_server(what: str) -> None:
     pytest.skip(f"{what} is not reachable")
 
 
-@pytest.fixture(scope="session")
-def postgresql_url() -> Iterator[str]:
-    """A new, migrated PostgreSQL database for this test run, dropped afterwards."""
+@contextmanager
+def new_postgresql_database() -> Iterator[str]:
+    """A new, migrated PostgreSQL database, dropped on the way out."""
     admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     name = f"maillage_test_{uuid.uuid4().hex[:12]}"
     try:
@@ -66,6 +67,13 @@ def postgresql_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    """The PostgreSQL database of this test run: tests roll back what they write (see `session`)."""
+    with new_postgresql_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

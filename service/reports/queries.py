@@ -13,6 +13,10 @@ SQLite has none, so there they are computed here from the minimal rows (one
 duration per referral) with the same interpolation, and both databases give
 the same figures, to the second.
 
+An organization's figures are counted that way. The region's, a million
+kept rows for a year, are summed from monthly roll-ups of the kept rows
+instead: see `service.reports.region`.
+
 Domain code: no Flask. Who may see which figures is the views' business;
 suppression of small cells is `service.reports.suppression`'s.
 """
@@ -20,6 +24,7 @@ suppression of small cells is `service.reports.suppression`'s.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
@@ -31,6 +36,7 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlalchemy import Float
 from sqlalchemy import Select
+from sqlalchemy import and_
 from sqlalchemy import case
 from sqlalchemy import cast
 from sqlalchemy import extract
@@ -79,13 +85,21 @@ class Period:
             raise ValueError(f"unknown period {kind!r}: month, quarter or year")
         first_month = {"month": day.month, "quarter": 3 * ((day.month - 1) // 3) + 1, "year": 1}[kind]
         start = date(day.year, first_month, 1)
-        return cls(kind, start, _add_months(start, {"month": 1, "quarter": 3, "year": 12}[kind]))
+        return cls(kind, start, add_months(start, {"month": 1, "quarter": 3, "year": 12}[kind]))
 
     def previous(self) -> Period:
-        return Period.containing(self.kind, _add_months(self.start, -1))
+        return Period.containing(self.kind, add_months(self.start, -1))
 
     def next(self) -> Period:
         return Period.containing(self.kind, self.end)
+
+    @property
+    def months(self) -> list[date]:
+        """The first day of each month of the period."""
+        months = [self.start]
+        while (following := add_months(months[-1], 1)) < self.end:
+            months.append(following)
+        return months
 
     @property
     def moments(self) -> tuple[datetime, datetime]:
@@ -93,7 +107,7 @@ class Period:
         return _midnight(self.start), _midnight(self.end)
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
 
@@ -221,7 +235,7 @@ def milestones(referral_ids: Any) -> Select[Any]:
     )
 
 
-def _in_period(table: Any, period: Period, organization_id: int | None) -> list[ColumnElement[bool]]:
+def in_period(table: Any, period: Period, organization_id: int | None) -> list[ColumnElement[bool]]:
     start, end = period.moments
     conditions = [table.created_at >= start, table.created_at < end]
     if organization_id is not None:
@@ -245,10 +259,21 @@ def stale_referrals(
 ) -> Select[Any]:
     """The ids of the period's referrals whose kept figures are missing or older than their log."""
     kept = ReferralFigure
+    # A kept row copies its referral's `created_at`: joined on it too, and bounded by the
+    # period, both sides can be read in the order of their `created_at` indexes and merged
+    # or hashed, instead of one look-up in the kept rows per referral (5x slower for a
+    # month of the benchmark's, on one CPU).
+    start, end = period.moments
+    same = and_(
+        kept.referral_id == Referral.id,
+        kept.created_at == Referral.created_at,
+        kept.created_at >= start,
+        kept.created_at < end,
+    )
     query = (
         select(Referral.id)
-        .outerjoin(kept, kept.referral_id == Referral.id)
-        .where(*_in_period(Referral, period, organization_id))
+        .outerjoin(kept, same)
+        .where(*in_period(Referral, period, organization_id))
         .where(or_(kept.last_seq.is_(None), kept.last_seq != Referral.last_seq))
     )
     return query if within is None else query.where(within)
@@ -268,7 +293,7 @@ def changed_buckets(session: Session, period: Period, organization_id: int | Non
         bucket = identifier // BUCKET
         query = (
             select(bucket, func.count(), func.sum(table.last_seq))
-            .where(*_in_period(table, period, organization_id))
+            .where(*in_period(table, period, organization_id))
             .group_by(bucket)
         )
         return {row[0]: (row[1], row[2]) for row in session.execute(query)}
@@ -334,13 +359,31 @@ def figures(
     organization_id: int | None = None,
     by: str | None = None,
 ) -> dict[Any, Figures]:
-    """The figures of the period's sent referrals, grouped. Commits (the refreshed rows, see `refresh`).
+    """The figures of the period's sent referrals, grouped. Commits (the rows brought up to date).
 
-    Without `organization_id`: the whole region, under the key "region". With
-    it: the referrals that organization sent or received, grouped `by`
-    "direction" (keys "sent" and "received") or by "partner" (key: the other
-    organization's id).
+    Without `organization_id`: the whole region, under the key "region", from
+    its months' roll-ups (`region_figures`). With it: the referrals that
+    organization sent or received, grouped `by` "direction" (keys "sent" and
+    "received") or by "partner" (key: the other organization's id), from the
+    kept rows (`figures_from_kept_rows`).
     """
+    if organization_id is None:
+        # The region's roll-ups are built from this module's queries: imported here, not at the top.
+        from service.reports.region import region_figures
+
+        return region_figures(session, protocols, period)
+    return figures_from_kept_rows(session, protocols, period, organization_id=organization_id, by=by)
+
+
+def figures_from_kept_rows(
+    session: Session,
+    protocols: ProtocolLibrary,
+    period: Period,
+    *,
+    organization_id: int | None = None,
+    by: str | None = None,
+) -> dict[Any, Figures]:
+    """`figures`, counted over the period's kept rows (see `refresh`), the region's too. Commits."""
     if organization_id is not None and by not in ("direction", "partner"):
         raise ValueError("an organization's figures are grouped by 'direction' or by 'partner'")
     refresh(session, period, organization_id)
@@ -349,11 +392,26 @@ def figures(
         # The percentiles sort a year of durations: in memory rather than on disk (this transaction only).
         session.execute(text("SET LOCAL work_mem = '64MB'"))
     counts, spreads, key, rows = figures_query(period, organization_id=organization_id, by=by)
+    result = summed(session.execute(counts), protocols)
+    if postgresql:
+        for row in session.execute(spreads).mappings():
+            for name in MILESTONES:
+                median, p90 = row[f"{name}_percentiles"] or (None, None)
+                result[row["key"]].times[name] = Spread(
+                    row[f"{name}_count"], rounded_seconds(median), rounded_seconds(p90)
+                )
+    else:
+        for group, times in _times_in_python(session, rows, key).items():
+            result[group].times.update(times)
+    return result
+
+
+def summed(rows: Iterable[Any], protocols: ProtocolLibrary) -> dict[Any, Figures]:
+    """The groups' figures from lines of counts (key, state, outcome, referrals, ...), summed per key."""
     states = known_states(protocols)
     outcomes = list(reason_codes(protocols, "outcome"))
     result: dict[Any, Figures] = {}
-    # One line per group, state and outcome; the groups' figures are their sums.
-    for row in session.execute(counts):
+    for row in rows:
         group = result.setdefault(
             row.key,
             Figures(0, dict.fromkeys(states, 0), dict.fromkeys(outcomes, 0), 0, 0, 0, 0, 0, {}),
@@ -372,14 +430,6 @@ def figures(
             escalations=group.escalations + int(row.escalations or 0),
             times=group.times,
         )
-    if postgresql:
-        for row in session.execute(spreads).mappings():
-            for name in MILESTONES:
-                median, p90 = row[f"{name}_percentiles"] or (None, None)
-                result[row["key"]].times[name] = Spread(row[f"{name}_count"], _seconds(median), _seconds(p90))
-    else:
-        for group, times in _times_in_python(session, rows, key).items():
-            result[group].times.update(times)
     return result
 
 
@@ -394,7 +444,7 @@ def figures_query(
     kept = ReferralFigure
     rows = (
         select(kept)
-        .where(*_in_period(kept, period, organization_id), kept.sent_at.is_not(None))
+        .where(*in_period(kept, period, organization_id), kept.sent_at.is_not(None))
         .subquery("kept")
     )
     if organization_id is None:
@@ -443,7 +493,7 @@ def _times_in_python(session: Session, rows: Any, key: ColumnElement[Any]) -> di
                 group[name].append((reached - row[1]).total_seconds())
     return {
         group: {
-            name: Spread(len(values), *(_seconds(percentile(values, p)) for p in PERCENTILES))
+            name: Spread(len(values), *(rounded_seconds(percentile(values, p)) for p in PERCENTILES))
             for name, values in spreads.items()
         }
         for group, spreads in durations.items()
@@ -453,15 +503,25 @@ def _times_in_python(session: Session, rows: Any, key: ColumnElement[Any]) -> di
 def percentile(values: Iterable[float], fraction: float) -> float | None:
     """The continuous percentile, interpolated as PostgreSQL's `percentile_cont` does it."""
     ordered = sorted(values)
-    if not ordered:
-        return None
-    position = fraction * (len(ordered) - 1)
+    return interpolated(len(ordered), fraction, ordered.__getitem__)
+
+
+def ranks_around(count: int, fraction: float) -> tuple[int, int, float]:
+    """The ranks (from 0) a percentile of `count` values lies between, and its weight on the higher one."""
+    position = fraction * (count - 1)
     low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return low, min(low + 1, count - 1), position - low
 
 
-def _seconds(value: float | None) -> int | None:
+def interpolated(count: int, fraction: float, value_at: Callable[[int], float]) -> float | None:
+    # One formula for every path (PostgreSQL's, the list's, the months'), so that they agree to the bit.
+    if not count:
+        return None
+    low, high, weight = ranks_around(count, fraction)
+    return value_at(low) + (value_at(high) - value_at(low)) * weight
+
+
+def rounded_seconds(value: float | None) -> int | None:
     return None if value is None else math.floor(float(value) + 0.5)
 
 

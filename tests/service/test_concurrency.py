@@ -42,6 +42,7 @@ from service.referrals.operations import record_consent
 from service.referrals.operations import run_due_deadline
 from tests.conftest import Side
 from tests.conftest import make_side
+from tests.conftest import new_postgresql_database
 from workflows.loader import ProtocolLibrary
 
 pytestmark = pytest.mark.postgresql
@@ -119,6 +120,13 @@ class Overlap:
 
 
 Operation = Callable[[Session, Clock], object]
+
+
+@pytest.fixture(scope="module")
+def postgresql_url() -> Iterator[str]:
+    """A database of this module's own: its races commit for real, and would show in other tests' figures."""
+    with new_postgresql_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,13 @@ PostgreSQL, against the same numbers.
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import date
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 from hypothesis import given
@@ -24,6 +29,7 @@ from service.referrals.operations import open_referral
 from service.referrals.operations import record_consent
 from service.referrals.operations import run_due_deadline
 from service.reports import suppression
+from service.reports.models import ReferralFigure
 from service.reports.queries import BUCKET
 from service.reports.queries import MILESTONES
 from service.reports.queries import SEND
@@ -31,9 +37,11 @@ from service.reports.queries import Period
 from service.reports.queries import Spread
 from service.reports.queries import changed_buckets
 from service.reports.queries import figures
+from service.reports.queries import figures_from_kept_rows
 from service.reports.queries import percentile
 from service.reports.queries import stale_referrals
 from service.reports.queries import unmet_needs
+from service.reports.region import stale_months
 
 HOUR = 3600
 NOVEMBER = Period.containing("month", date(2026, 11, 27))
@@ -237,6 +245,104 @@ def test_figures_follow_the_log_when_a_referral_moves_after_a_report(
     assert (region.states["closed"], region.states["in_progress"]) == (1, 1)
     assert {code: n for code, n in region.outcomes.items() if n} == {"service_received": 1}
     assert session.scalars(stale_referrals(NOVEMBER)).all() == []
+
+
+# The region's months ------------------------------------------------------------------
+
+
+def test_the_regions_months_give_the_figures_of_the_kept_rows_as_referrals_move(
+    session, protocols, network, story, clock
+):
+    year = Period.containing("year", NOVEMBER.start)
+    quarter = Period.containing("quarter", NOVEMBER.start)
+    for period in (NOVEMBER, quarter, year):
+        assert figures(session, protocols, period) == figures_from_kept_rows(session, protocols, period)
+    assert stale_months(session, year) == []
+    centre, shelter = network.womens_centre, network.shelter
+    # Times to the microsecond, as the real clock gives them: the months keep them exactly.
+    clock.now = datetime(2026, 11, 30, 20, 0, 0, 123457, tzinfo=UTC)
+    fire(session, protocols, story.referrals["E"].id, "acknowledge", shelter.caseworker, clock=clock)
+    late = send(session, protocols, clock, centre.caseworker, shelter.organization.id)
+    clock.advance(seconds=99, microseconds=999_999)
+    fire(session, protocols, late.id, "acknowledge", shelter.caseworker, clock=clock)
+    # Only the month of the referrals that moved, or were opened, is rolled up again.
+    assert stale_months(session, year) == [NOVEMBER.start]
+    region = figures(session, protocols, year)["region"]
+    assert stale_months(session, year) == []
+    assert region.referrals == 8
+    # Receipt after 100 s (late), 1, 1, 2, 4, 6, 8 and 77 h (E, from Friday 10:00 to Monday 15:00):
+    # median between 2 and 4 h; 90th percentile between 8 and 77 h, at 0.3.
+    assert region.times["received"] == Spread(8, 3 * HOUR, round(28.7 * HOUR))
+    for period in (NOVEMBER, quarter, year):
+        assert figures(session, protocols, period) == figures_from_kept_rows(session, protocols, period)
+
+
+def test_the_regions_months_pick_the_exact_percentiles_among_many_durations(session, protocols, network):
+    """Durations from a second to months, to the microsecond, some on the edges of the months' buckets."""
+    draw = random.Random(6)
+    edges = [0.0, 99.999999, 100.0, 100.000001, 999.999999, 1000.0, 86_400.0, -0.5]
+    sent_at = datetime(2026, 10, 5, 14, 0, tzinfo=UTC)
+    durations: dict[str, list[float]] = {"received": [], "accepted": [], "first_contact": []}
+    for n in range(400):
+        opened = sent_at + timedelta(days=n % 50, microseconds=draw.randrange(10**6))
+        referral = Referral(
+            protocol_name="standard",
+            protocol_version=1,
+            sender_organization_id=network.womens_centre.organization.id,
+            receiver_organization_id=network.shelter.organization.id,
+            state="in_progress",
+            state_entered_at=opened,
+            last_seq=0,
+            created_at=opened,
+        )
+        session.add(referral)
+        session.flush()
+        # The buckets' edges, then spread over powers of ten: receipt within minutes, acceptance
+        # within hours, first contact within days to months; fewer reach the later steps.
+        after = {
+            name: (edges[n % len(edges)] if n < 40 else round(10 ** draw.uniform(*powers), 6))
+            if draw.random() < reach
+            else None
+            for name, reach, powers in (
+                ("received", 0.95, (0, 2.5)),
+                ("accepted", 0.6, (2, 5)),
+                ("first_contact", 0.3, (4, 7)),
+            )
+        }
+        for name, seconds in after.items():
+            if seconds is not None:
+                durations[name].append(timedelta(seconds=seconds).total_seconds())
+        # Kept figures stamped with the referral's `last_seq`: up to date, so they count as they are
+        # (there is no log to refresh them from).
+        session.add(
+            ReferralFigure(
+                referral_id=referral.id,
+                last_seq=0,
+                sender_organization_id=referral.sender_organization_id,
+                receiver_organization_id=referral.receiver_organization_id,
+                created_at=opened,
+                state="in_progress",
+                sent_at=opened,
+                **{
+                    f"{name}_at": None if seconds is None else opened + timedelta(seconds=seconds)
+                    for name, seconds in after.items()
+                },
+                decided=True,
+                accepted=True,
+                outcome=None,
+                reminders=0,
+                escalations=0,
+            )
+        )
+    session.commit()
+    quarter = Period.containing("quarter", sent_at.date())
+    region = figures(session, protocols, quarter)["region"]
+    assert region == figures_from_kept_rows(session, protocols, quarter)["region"]
+    assert region.referrals == 400
+    for name, values in durations.items():
+        # Rounded half up, as the reports show seconds.
+        median, p90 = (math.floor(percentile(values, fraction) + 0.5) for fraction in (0.5, 0.9))
+        assert region.times[name] == Spread(len(values), median, p90), name
 
 
 # Small cells ---------------------------------------------------------------------------
