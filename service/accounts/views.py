@@ -90,6 +90,8 @@ def require_mfa_enrolment() -> Response | None:
     """A coordinator, privacy officer or regional admin without a second factor sets one up first."""
     if request.endpoint is None or request.endpoint in ENROLMENT_ENDPOINTS:
         return None
+    if request.blueprint == "api":
+        return None  # a key acts there, not the person the cookie names: nothing to send her to
     if current_user.is_authenticated and current_user.must_enrol_in_mfa:
         return redirect(url_for("auth.mfa_setup"))
     return None

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -524,15 +525,18 @@ def _open_redirected(
     return linked
 
 
+# Built once: every action runs it, and building it each time cost as much as running it.
+LOCK_REFERRAL = (
+    select(Referral)
+    .where(Referral.id == bindparam("referral_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_referral(session: Session, referral_id: int, actor: Actor) -> Referral:
     """The referral, locked for this transaction; hidden from organizations that are not party to it."""
-    query = (
-        select(Referral)
-        .where(Referral.id == referral_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    referral = session.scalars(query).one_or_none()
+    referral = session.scalars(LOCK_REFERRAL, {"referral_id": referral_id}).one_or_none()
     if referral is None or not actor.parties(referral):
         session.rollback()
         raise ReferralNotFound(referral_id)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from service.accounts.mfa import new_recovery_codes
 from service.accounts.models import Role
 from service.accounts.models import User
+from service.api.keys import create_key
 from service.audit.models import AuditEntry
 from service.cli import main
 from service.config import settings
@@ -179,6 +180,10 @@ def test_roles_with_wide_access_must_enrol_before_anything_else(timed, client, n
         answer = client.get(page)
         assert answer.status_code == 302, page
         assert answer.headers["Location"] == "/account/mfa/setup", page
+    # The API answers the key it is given, whoever the browser's cookie names.
+    token = create_key(session, network.shelter.coordinator, name="Dossiers", role="caseworker").token
+    called = client.get("/api/v1/protocols", headers={"Authorization": f"Bearer {token}"})
+    assert (called.status_code, called.mimetype) == (200, "application/json")
     assert client.get("/account/mfa/setup").status_code == 200
     with client.get("/static/maillage.css") as css:
         assert css.status_code == 200
