@@ -21,7 +21,8 @@ b. `--messages` pending outbox messages (default 10,000) on PostgreSQL, each
 Target: messages/s >= 100 % of no-op tasks/s (one task per message could not
 beat the no-op; batches must).
 
-    .venv/bin/python bench/notifications.py [--messages N] [--batch-size N] [--url URL] [--redis URL]
+    .venv/bin/python bench/notifications.py [--messages N] [--batch-size N] [--no-pipelining]
+        [--url URL] [--redis URL]
 
 The settings the worker reads (`MAILLAGE_OUTBOX_BATCH_SIZE`...) are set for it
 by the script from its options. PostgreSQL: a database of its own, created and
@@ -213,19 +214,23 @@ def statuses(engine: Engine) -> dict[str, int]:
 class Sink:
     """An SMTP server on loopback that counts what it accepts, and nothing more.
 
-    It offers PIPELINING, as the servers Maillage sends to do (Postfix, Exim,
-    Mailpit in docker-compose.yml): aiosmtpd reads commands one by one from its
-    stream, so it answers pipelined commands correctly, but does not say so.
+    It offers PIPELINING, as the mail servers Maillage sends through in
+    production do (Postfix, Exim; not docker-compose.yml's Mailpit, a
+    development sink): aiosmtpd reads commands one by one from its stream, so
+    it answers pipelined commands correctly, but does not say so.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pipelining: bool) -> None:
         self.received = 0
         self.lock = threading.Lock()
+        self.pipelining = pipelining
 
     async def handle_EHLO(
         self, server: object, session: object, envelope: object, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname  # type: ignore[attr-defined] - what aiosmtpd does without this hook
+        if not self.pipelining:
+            return responses
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
@@ -241,8 +246,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_sink() -> Iterator[tuple[Sink, str]]:
-    sink, port = Sink(), free_port()
+def smtp_sink(pipelining: bool) -> Iterator[tuple[Sink, str]]:
+    sink, port = Sink(pipelining), free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -331,7 +336,7 @@ def run(options: argparse.Namespace) -> Figures:
     with (
         own_database(options.url) as database_url,
         own_queue(options.redis) as queue,
-        smtp_sink() as (sink, smtp_url),
+        smtp_sink(options.pipelining) as (sink, smtp_url),
         tempfile.TemporaryDirectory(prefix="maillage-bench-") as folder,
     ):
         Path(folder, "maillage_bench_noop.py").write_text(NOOP_MODULE, encoding="utf-8")
@@ -448,6 +453,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pool", default="prefork", help="the worker's pool (as docker-compose.yml)")
     parser.add_argument(
+        "--no-pipelining",
+        dest="pipelining",
+        action="store_false",
+        help="a sink that does not offer PIPELINING (as Mailpit): four round trips a message",
+    )
+    parser.add_argument(
         "--concurrency", type=int, default=4, help="the worker's processes (docker-compose.yml's: 4)"
     )
     parser.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL server to create the database on")
@@ -476,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"a. no-op Celery task, {figures.tasks:,} published and consumed through Redis")
     print(f"   {task_rate:8.0f} tasks/s     ({figures.task_seconds:.2f} s)")
-    print(f"b. outbox -> relay -> send_batch -> SMTP sink, {figures.messages:,} messages")
+    offers = "offers PIPELINING" if options.pipelining else "without PIPELINING"
+    print(f"b. outbox -> relay -> send_batch -> SMTP sink ({offers}), {figures.messages:,} messages")
     print(
         f"   {message_rate:8.0f} messages/s  ({figures.message_seconds:.2f} s; relay: "
         f"{figures.relay_passes} passes in {figures.relay_seconds:.2f} s, "

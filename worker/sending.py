@@ -113,9 +113,10 @@ class SmtpPostbox:
     def send(self, message: bytes, to: str) -> None:
         """Hand one message for `to` to the server; raises smtplib's exceptions as `sendmail` does.
 
-        Where the server offers PIPELINING (RFC 2920; Postfix, Exim and Mailpit
-        do), MAIL, RCPT and DATA go in one write and their replies are read
-        after: two round trips a message instead of four.
+        Where the server offers PIPELINING (RFC 2920; mail servers such as
+        Postfix and Exim do, docker-compose.yml's Mailpit does not), MAIL, RCPT
+        and DATA go in one write and their replies are read after: two round
+        trips a message instead of four.
         """
         if not self.pipelining:
             self.smtp.sendmail(self.envelope_from, [to], message)

@@ -192,7 +192,7 @@ def queue(redis_url: str) -> Iterator[str]:
 class Sink:
     """An SMTP server on loopback that keeps every message it accepts, and refuses some recipients.
 
-    It offers PIPELINING, as Postfix and Mailpit do; aiosmtpd handles pipelined
+    It offers PIPELINING, as Postfix and Exim do; aiosmtpd handles pipelined
     commands but does not say so (`tests/worker/test_smtp.py` covers a server without).
     """
 
