@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import html
@@ -117,3 +118,16 @@ def test_every_line_ends_in_crlf_and_a_long_subject_is_folded():
     assert parsed["Subject"] == " ".join(["Référence"] * 30)
     assert parsed["From"].addresses[0].display_name == "Réseau Maillage, Laval"
     assert parsed["From"].addresses[0].addr_spec == "noreply@maillage.example.org"
+
+
+@pytest.mark.parametrize("subject", ["é" * 50, "a" + "€" * 40, "🙂" * 30 + " fin", "Référence envoyée"])
+def test_an_encoded_subject_never_splits_a_character_and_reads_back(subject):
+    raw = as_sent(subject=subject)
+    folded = raw.split(b"\r\n\r\n")[0].decode("ascii")
+
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == subject
+    for line in folded.split("\r\n"):
+        for word in re.findall(r"=\?utf-8\?b\?([^?]*)\?=", line):
+            base64.b64decode(word).decode("utf-8")  # each word is whole characters on its own
+        assert len(line) <= 78
