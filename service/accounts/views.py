@@ -59,6 +59,7 @@ from service.audit.operations import audit
 from service.extensions import limiter
 from service.extensions import login_manager
 from service.referrals.actors import Actor
+from service.web import quota
 from service.web.clock import request_clock
 from service.web.database import db
 
@@ -68,7 +69,11 @@ SIGN_IN_LIMIT = "10 per minute; 50 per hour"
 # Between the password and the code: how long she has, and how many wrong codes before starting over.
 PENDING = "mfa_pending"
 PENDING_FOR = timedelta(minutes=5)
+# Wrong codes per password step: counted in the step's signed cookie, which someone who
+# knows the password can replay or get again; so each account also has its own count of
+# codes tried, kept on the server, that no cookie resets.
 MAX_CODE_TRIES = 5
+CODES_PER_ACCOUNT = "10 per 15 minutes"
 # Where someone whose role requires MFA may go before she has enrolled.
 ENROLMENT_ENDPOINTS = frozenset(
     {"static", "auth.sign_in", "auth.sign_out", "auth.mfa_setup", "auth.mfa_qr", "auth.confirm"}
@@ -159,6 +164,11 @@ def sign_in_code() -> str | Response:
         return redirect(url_for("auth.sign_in"))
     form = CodeForm()
     if form.validate_on_submit():
+        # Counted before the code is checked: past the account's quota, no guess is even looked at.
+        if not quota.within(CODES_PER_ACCOUNT, "sign-in-code", str(user.id)):
+            session.pop(PENDING, None)
+            flash(_("Too many codes tried for this account: wait 15 minutes, then sign in again."), "error")
+            return redirect(url_for("auth.sign_in"))
         method = check_second_factor(db(), user, form.code.data, request_clock())
         if method == "recovery_code":
             _audit("sign_in.recovery_code_used", user)

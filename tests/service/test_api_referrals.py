@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import extensions
-from service.api import allowance
 from service.api.keys import create_key
 from service.app import create_app
 from service.audit.models import AuditEntry
@@ -21,6 +20,7 @@ from service.referrals.models import Consent
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
 from service.referrals.operations import fire
+from service.web import quota
 from tests.service.test_referral_pages import HER
 from tests.service.test_referral_pages import PERSON
 from tests.service.test_referral_pages import referral_in
@@ -339,14 +339,14 @@ def test_with_the_shared_count_away_each_process_still_counts(app, session, netw
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         nowhere = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
-    monkeypatch.setattr(allowance, "_counter", allowance._Counter())
+    monkeypatch.setattr(quota, "_counter", quota._Counter())
     config = {"RATELIMIT_ENABLED": True, "API_RATE_LIMIT": "2 per minute", "RATELIMIT_STORAGE_URI": nowhere}
     limited = create_app({**app.config, **config})
     limited.extensions["maillage.sessions"] = lambda: session
     centre = Api(limited.test_client(), key_for(session, network.womens_centre.coordinator))
 
     assert [centre.get("/protocols").status_code for _ in range(3)] == [200, 200, 429]
-    assert allowance._counter.shared_failed_at is not None
+    assert quota._counter.shared_failed_at is not None
 
 
 def test_an_unknown_need_is_named_by_its_place(centre, network):

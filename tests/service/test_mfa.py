@@ -10,10 +10,12 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service import extensions
 from service.accounts.mfa import new_recovery_codes
 from service.accounts.models import Role
 from service.accounts.models import User
 from service.api.keys import create_key
+from service.app import create_app
 from service.audit.models import AuditEntry
 from service.cli import main
 from service.config import settings
@@ -255,3 +257,28 @@ def test_the_demo_prints_its_key_in_development_only_and_an_admin_can_reset_it(t
         assert DEMO_TOTP_SECRET not in again.output
     finally:
         settings.cache_clear()
+
+
+def test_each_account_has_a_quota_of_codes_that_no_cookie_or_address_resets(timed, network, session, clock):
+    """Someone who knows her password, from many addresses and fresh password steps, tries ten codes
+    in 15 minutes at most; then not even the right one is looked at, until the quarter hour ends."""
+    user = enrolled(session, network.shelter.caseworker, clock)
+    limited = create_app({**timed.config, "RATELIMIT_ENABLED": True})
+    limited.extensions["maillage.sessions"] = lambda: session
+    try:
+        tried = 0
+        for address in range(5):  # a new address and a new password step every two codes
+            client = limited.test_client()
+            client.environ_base["REMOTE_ADDR"] = f"192.0.2.{address + 1}"
+            password_step(client, user)
+            for _ in range(2):
+                assert client.post("/sign-in/code", data={"code": "000000"}).status_code == 200
+                tried += 1
+        late = limited.test_client()
+        late.environ_base["REMOTE_ADDR"] = "192.0.2.99"
+        password_step(late, user)
+        refused = late.post("/sign-in/code", data={"code": code_at(clock)})
+        assert (tried, refused.headers["Location"]) == (10, "/sign-in")
+        assert "sign_in.succeeded" not in actions(session, user.id)
+    finally:
+        extensions.limiter.reset()
