@@ -213,10 +213,7 @@ class Sink:
     async def handle_RCPT(
         self, server: SMTP, session: SmtpSession, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+        return take_unless_refused(envelope, address, self.refuse)
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
         parsed = email.message_from_bytes(envelope.original_content or b"", policy=email.policy.default)
@@ -236,6 +233,14 @@ class Sink:
                 return self.messages()
             time.sleep(0.05)
         return self.messages()
+
+
+def take_unless_refused(envelope: Envelope, address: str, refused: set[str]) -> str:
+    """An RCPT answered as a mailbox that does not exist would be, for the addresses in `refused`."""
+    if address in refused:
+        return "550 5.1.1 mailbox unavailable"
+    envelope.rcpt_tos.append(address)
+    return "250 OK"
 
 
 def offer_pipelining(session: SmtpSession, hostname: str, responses: list[str]) -> list[str]:

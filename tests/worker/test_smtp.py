@@ -17,6 +17,7 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 from tests.worker.conftest import free_port
 from tests.worker.conftest import offer_pipelining
+from tests.worker.conftest import take_unless_refused
 from worker.sending import SmtpPostbox
 
 SENDER = "noreply@maillage.example.org"
@@ -50,10 +51,7 @@ class Server:
     async def handle_RCPT(
         self, server: SMTP, session: SmtpSession, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+        return take_unless_refused(envelope, address, self.refuse)
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
         if b"Subject: refuse" in envelope.original_content:
