@@ -60,8 +60,69 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def _strip(value: Any) -> Any:
+def strip_text(value: Any) -> Any:
+    """A filter: text without its surrounding spaces."""
     return value.strip() if isinstance(value, str) else value
+
+
+# Her details, not the caseworker's: no browser autofill (render_kw) in these fields. Each
+# form calls these in its own body: WTForms orders fields by when they were made, so fields
+# shared through a base class would all come first, before the form's own.
+def her_name_field() -> StringField:
+    return StringField(
+        _l("Her name, or how she wants to be called"),
+        filters=[strip_text],
+        render_kw=NO_AUTOFILL,
+        validators=[DataRequired(_l("Write her name, or how she wants to be called.")), Length(max=200)],
+    )
+
+
+def her_phone_field() -> TelField:
+    return TelField(_l("Phone"), filters=[strip_text], validators=[Length(max=40)], render_kw=NO_AUTOFILL)
+
+
+def her_email_field() -> EmailField:
+    return EmailField(
+        _l("Email"),
+        filters=[strip_text],
+        render_kw=NO_AUTOFILL,
+        validators=[
+            Optional(),
+            Email(_l("Write a whole email address, like name@example.org.")),
+            Length(max=254),
+        ],
+    )
+
+
+def her_language_field() -> StringField:
+    return StringField(
+        _l("Language she prefers"), filters=[strip_text], validators=[Length(max=32)], render_kw=NO_AUTOFILL
+    )
+
+
+def safety_constraints_field() -> TextAreaField:
+    return TextAreaField(_l("Safety constraints"), filters=[strip_text], validators=[Length(max=1000)])
+
+
+def contact_preferences_field() -> TextAreaField:
+    return TextAreaField(_l("Contact preferences"), filters=[strip_text], validators=[Length(max=1000)])
+
+
+def notes_field() -> TextAreaField:
+    return TextAreaField(_l("Notes for the partner"), filters=[strip_text], validators=[Length(max=2000)])
+
+
+def person_details(form: FlaskForm) -> PersonDetails:
+    """Her details as a form with the fields above holds them."""
+    return PersonDetails(
+        name=form.name.data or "",
+        phone=form.phone.data or "",
+        email=form.email.data or "",
+        language=form.language.data or "",
+        contact_preferences=form.contact_preferences.data or "",
+        safety_constraints=form.safety_constraints.data or "",
+        notes=form.notes.data or "",
+    )
 
 
 class NeedsForm(FlaskForm):
@@ -90,35 +151,14 @@ class IntakeForm(NeedsForm):
     other_partner = SelectField(_l("Another organization"), choices=[], validate_choice=False)
     protocol = SelectField(_l("Protocol"), choices=[], validate_choice=False)
 
-    # Her details, not the caseworker's: no browser autofill (render_kw) in these fields.
-    name = StringField(
-        _l("Her name, or how she wants to be called"),
-        filters=[_strip],
-        render_kw=NO_AUTOFILL,
-        validators=[DataRequired(_l("Write her name, or how she wants to be called.")), Length(max=200)],
-    )
-    phone = TelField(_l("Phone"), filters=[_strip], validators=[Length(max=40)], render_kw=NO_AUTOFILL)
-    email = EmailField(
-        _l("Email"),
-        filters=[_strip],
-        render_kw=NO_AUTOFILL,
-        validators=[
-            Optional(),
-            Email(_l("Write a whole email address, like name@example.org.")),
-            Length(max=254),
-        ],
-    )
+    name = her_name_field()
+    phone = her_phone_field()
+    email = her_email_field()
     through_caseworker = BooleanField(_l("She is to be reached through me, not directly"))
-    language = StringField(
-        _l("Language she prefers"), filters=[_strip], validators=[Length(max=32)], render_kw=NO_AUTOFILL
-    )
-    safety_constraints = TextAreaField(
-        _l("Safety constraints"), filters=[_strip], validators=[Length(max=1000)]
-    )
-    contact_preferences = TextAreaField(
-        _l("Contact preferences"), filters=[_strip], validators=[Length(max=1000)]
-    )
-    notes = TextAreaField(_l("Notes for the partner"), filters=[_strip], validators=[Length(max=2000)])
+    language = her_language_field()
+    safety_constraints = safety_constraints_field()
+    contact_preferences = contact_preferences_field()
+    notes = notes_field()
 
     def setup(
         self,
@@ -152,23 +192,15 @@ class IntakeForm(NeedsForm):
     def receiver_id(self) -> int | None:
         """The organization chosen: a suggested one, or else the one picked in the list."""
         if self.partner.data and self.partner.data != OTHER:
-            return _int(self.partner.data)
-        return _int(self.other_partner.data)
+            return as_int(self.partner.data)
+        return as_int(self.other_partner.data)
 
     @property
     def protocol_override(self) -> str | None:
         return (self.protocol.data or None) if "protocol" in self else None
 
     def person(self) -> PersonDetails:
-        return PersonDetails(
-            name=self.name.data or "",
-            phone=self.phone.data or "",
-            email=self.email.data or "",
-            language=self.language.data or "",
-            contact_preferences=self.contact_preferences.data or "",
-            safety_constraints=self.safety_constraints.data or "",
-            notes=self.notes.data or "",
-        )
+        return person_details(self)
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
@@ -212,7 +244,8 @@ def suggestion_label(suggestion: Suggestion, needs_count: int) -> str:
     )
 
 
-def _int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
+    """A number from a form's text, or None."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -229,12 +262,12 @@ class ConsentForm(FlaskForm):
     )
     shared_with = TextAreaField(
         _l("What may be shared, and with whom"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[DataRequired(_l("Write what she agreed to share, and with whom.")), Length(max=1000)],
     )
     purpose = TextAreaField(
         _l("For what purpose"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[DataRequired(_l("Write what the sharing is for.")), Length(max=1000)],
     )
     until = DateField(
@@ -253,7 +286,7 @@ class ConsentForm(FlaskForm):
 
 
 def _optional_id(value: Any) -> int | None:
-    return _int(value) if value not in (None, "") else None
+    return as_int(value) if value not in (None, "") else None
 
 
 class ActionForm(FlaskForm):
@@ -270,7 +303,7 @@ class ActionForm(FlaskForm):
     target_organization = SelectField(
         _l("Organization"), choices=[], coerce=_optional_id, validate_choice=False
     )
-    comment = TextAreaField(_l("Comment"), filters=[_strip], validators=[Length(max=2000)])
+    comment = TextAreaField(_l("Comment"), filters=[strip_text], validators=[Length(max=2000)])
 
     def __init__(self, action: ActionInfo, organizations: Sequence[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(prefix=action.trigger, **kwargs)

@@ -8,7 +8,6 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
-from wtforms import EmailField
 from wtforms import Field
 from wtforms import IntegerField
 from wtforms import SelectChoice
@@ -17,7 +16,6 @@ from wtforms import StringField
 from wtforms import TelField
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired
-from wtforms.validators import Email
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import NumberRange
@@ -28,18 +26,17 @@ from wtforms.widgets import HiddenInput
 from service.referrals.emergency import MinimumDetails
 from service.referrals.forms import NO_AUTOFILL
 from service.referrals.forms import MultiCheckboxField
+from service.referrals.forms import as_int
+from service.referrals.forms import contact_preferences_field
+from service.referrals.forms import her_email_field
+from service.referrals.forms import her_language_field
+from service.referrals.forms import her_name_field
+from service.referrals.forms import her_phone_field
+from service.referrals.forms import notes_field
+from service.referrals.forms import person_details
+from service.referrals.forms import safety_constraints_field
+from service.referrals.forms import strip_text
 from service.referrals.operations import PersonDetails
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class EmergencyForm(FlaskForm):
@@ -47,28 +44,28 @@ class EmergencyForm(FlaskForm):
 
     reason = TextAreaField(
         _l("Why her life or safety is at serious risk"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[DataRequired(_l("Say why this cannot wait for her consent.")), Length(max=2000)],
     )
     receiver = SelectField(
-        _l("Organization she is referred to"), choices=[], coerce=_int, validate_choice=False
+        _l("Organization she is referred to"), choices=[], coerce=as_int, validate_choice=False
     )
     needs = MultiCheckboxField(_l("Her needs"), choices=[])
     name = StringField(
         _l("Her first name or an alias"),
-        filters=[_strip],
+        filters=[strip_text],
         render_kw=NO_AUTOFILL,
         validators=[DataRequired(_l("Write her first name or an alias.")), Length(max=200)],
     )
     phone = TelField(
         _l("A phone where she can be reached safely"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=40)],
         render_kw=NO_AUTOFILL,
     )
     through_caseworker = BooleanField(_l("She is to be reached through me, not directly"))
     safety_constraints = TextAreaField(
-        _l("How to reach her safely"), filters=[_strip], validators=[Length(max=1000)]
+        _l("How to reach her safely"), filters=[strip_text], validators=[Length(max=1000)]
     )
 
     def setup(self, organizations: Sequence[tuple[int, str]], needs: Sequence[tuple[str, str]]) -> None:
@@ -129,7 +126,10 @@ class PersonSearchForm(FlaskForm):
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
     name = StringField(
-        _l("Her name, or part of it"), filters=[_strip], validators=[Length(max=200)], render_kw=NO_AUTOFILL
+        _l("Her name, or part of it"),
+        filters=[strip_text],
+        validators=[Length(max=200)],
+        render_kw=NO_AUTOFILL,
     )
 
     def validate(self, extra_validators: Any = None) -> bool:
@@ -144,44 +144,16 @@ class CorrectionForm(FlaskForm):
     """Her details on one referral, as she asks them corrected."""
 
     version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
-    name = StringField(
-        _l("Her name, or how she wants to be called"),
-        filters=[_strip],
-        render_kw=NO_AUTOFILL,
-        validators=[DataRequired(_l("Write her name, or how she wants to be called.")), Length(max=200)],
-    )
-    phone = TelField(_l("Phone"), filters=[_strip], validators=[Length(max=40)], render_kw=NO_AUTOFILL)
-    email = EmailField(
-        _l("Email"),
-        filters=[_strip],
-        render_kw=NO_AUTOFILL,
-        validators=[
-            Optional(),
-            Email(_l("Write a whole email address, like name@example.org.")),
-            Length(max=254),
-        ],
-    )
-    language = StringField(
-        _l("Language she prefers"), filters=[_strip], validators=[Length(max=32)], render_kw=NO_AUTOFILL
-    )
-    safety_constraints = TextAreaField(
-        _l("Safety constraints"), filters=[_strip], validators=[Length(max=1000)]
-    )
-    contact_preferences = TextAreaField(
-        _l("Contact preferences"), filters=[_strip], validators=[Length(max=1000)]
-    )
-    notes = TextAreaField(_l("Notes for the partner"), filters=[_strip], validators=[Length(max=2000)])
+    name = her_name_field()
+    phone = her_phone_field()
+    email = her_email_field()
+    language = her_language_field()
+    safety_constraints = safety_constraints_field()
+    contact_preferences = contact_preferences_field()
+    notes = notes_field()
 
     def person(self) -> PersonDetails:
-        return PersonDetails(
-            name=self.name.data or "",
-            phone=self.phone.data or "",
-            email=self.email.data or "",
-            language=self.language.data or "",
-            contact_preferences=self.contact_preferences.data or "",
-            safety_constraints=self.safety_constraints.data or "",
-            notes=self.notes.data or "",
-        )
+        return person_details(self)
 
 
 class ErasureForm(FlaskForm):
