@@ -66,8 +66,15 @@ class Referral(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own mapping
 
     def has_valid_consent(self, now: datetime) -> bool:
-        """A consent of hers valid at `now`, or the recorded emergency exception that stands in for it."""
-        return self.emergency is not None or any(consent.is_valid(now) for consent in self.consents)
+        """A consent of hers valid at `now`, or the recorded emergency exception standing in for one.
+
+        The exception stands in only while no consent of hers was recorded: once she has
+        given one, hers is what counts, and a withdrawn or expired one ends the access as
+        it does on any referral (the outbox reads it so too, `consent_expiry.lapse_reason`).
+        """
+        if self.consents:
+            return any(consent.is_valid(now) for consent in self.consents)
+        return self.emergency is not None
 
 
 class ReferralPerson(Base):

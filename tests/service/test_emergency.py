@@ -25,6 +25,8 @@ from service.referrals.models import ReferralEvent
 from service.referrals.models import ReferralPerson
 from service.referrals.operations import fire
 from service.referrals.operations import read_person
+from service.referrals.operations import record_consent
+from service.referrals.operations import withdraw_consent
 from service.referrals.retention import purge_closed
 from tests.service.test_referral_pages import make_user
 from tests.service.test_referral_pages import referral_in
@@ -88,6 +90,30 @@ def test_only_the_minimum_about_her_is_sent(session, protocols, network, clock):
     seen = read_person(session, referral.id, network.shelter.caseworker, clock=clock)
     assert seen is not None
     assert seen.name == DETAILS.name
+
+
+def test_once_she_consents_then_withdraws_the_exception_no_longer_opens_her_details(
+    session, protocols, network, clock
+):
+    referral = send(session, protocols, network, clock)
+    coordinator = network.womens_centre.coordinator
+    record_consent(
+        session,
+        referral.id,
+        coordinator,
+        method="verbal",
+        shared_with="Maison",
+        purpose="Hébergement",
+        clock=clock,
+    )
+    session.commit()
+    assert read_person(session, referral.id, network.shelter.caseworker, clock=clock) is not None
+    clock.advance(hours=1)
+    withdraw_consent(session, referral.id, coordinator, clock=clock)
+    clock.advance(minutes=1)
+
+    assert read_person(session, referral.id, network.shelter.caseworker, clock=clock) is None
+    assert read_person(session, referral.id, coordinator, clock=clock) is not None  # her own organization
 
 
 def test_the_reason_stays_out_of_emails_and_the_event_log(session, protocols, network, clock):
