@@ -11,6 +11,7 @@ import hmac
 import secrets
 
 import pyotp
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -63,7 +64,7 @@ def _normalized_digits(code: str) -> str:
     return "".join(code.split())
 
 
-def check_totp(session: Session, user: User, code: str, clock: Clock = utcnow) -> bool:
+def check_totp(user: User, code: str, clock: Clock = utcnow) -> bool:
     """Whether `code` is her app's current code, never accepted before; a match is remembered
     so the same code cannot be replayed (ASVS 2.8.4). The caller commits."""
     code = _normalized_digits(code)
@@ -85,7 +86,7 @@ def confirm_enrolment(session: Session, user: User, code: str, clock: Clock = ut
     or None when the code is wrong."""
     if user.mfa_enrolled:
         raise MfaProblem("multi-factor authentication is already set up")
-    if not check_totp(session, user, code, clock):
+    if not check_totp(user, code, clock):
         return None
     user.mfa_enabled_at = clock()
     return new_recovery_codes(session, user, clock)
@@ -99,10 +100,13 @@ def _normalized_recovery(code: str) -> str:
     return "".join(c for c in code.lower() if c.isalnum())
 
 
+def _forget_recovery_codes(session: Session, user: User) -> None:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+
+
 def new_recovery_codes(session: Session, user: User, clock: Clock = utcnow) -> list[str]:
     """Ten fresh codes replacing any earlier ones; only their hashes are kept, so show them now."""
-    for old in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
-        session.delete(old)
+    _forget_recovery_codes(session, user)
     now = clock()
     codes = []
     for _ in range(RECOVERY_CODE_COUNT):
@@ -138,7 +142,7 @@ def remaining_recovery_codes(session: Session, user: User) -> int:
 
 def check_second_factor(session: Session, user: User, code: str, clock: Clock = utcnow) -> str | None:
     """ "totp" or "recovery_code" when `code` proves her second factor, None otherwise. Commits."""
-    if check_totp(session, user, code, clock):
+    if check_totp(user, code, clock):
         method = "totp"
     elif use_recovery_code(session, user, code, clock):
         method = "recovery_code"
@@ -161,6 +165,5 @@ def reset_mfa(session: Session, user: User) -> None:
     user.totp_secret = None
     user.mfa_enabled_at = None
     user.totp_last_step = None
-    for old in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
-        session.delete(old)
+    _forget_recovery_codes(session, user)
     session.commit()

@@ -174,9 +174,12 @@ def end_session(session: Session, token: str, clock: Clock = utcnow) -> None:
         session.commit()
 
 
-def end_all_sessions(session: Session, user_id: int, clock: Clock = utcnow) -> int:
-    """End every open session of the user, everywhere; how many there were. The caller commits."""
-    rows = active_sessions(session, user_id)
+def end_all_sessions(
+    session: Session, user_id: int, clock: Clock = utcnow, *, keep_token: str | None = None
+) -> int:
+    """End every open session of the user, everywhere but `keep_token`'s; how many. The caller commits."""
+    kept = token_hash(keep_token) if keep_token is not None else None
+    rows = [row for row in active_sessions(session, user_id) if row.token_hash != kept]
     now = clock()
     for row in rows:
         row.ended_at = now
@@ -208,9 +211,6 @@ def change_password(
     if weakness is not None:
         return weakness
     user.password_hash = hash_password(new)
-    now = clock()
-    for row in active_sessions(session, user_id):
-        if row.token_hash != token_hash(keep_token):
-            row.ended_at = now
+    end_all_sessions(session, user_id, clock, keep_token=keep_token)
     session.commit()
     return None

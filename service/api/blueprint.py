@@ -28,13 +28,13 @@ from service import extensions
 from service.api import allowance
 from service.api import problems
 from service.api.keys import actor_for
+from service.api.schemas import MAX_ID
 from service.referrals.actors import Actor
 from service.web.database import db
 
 PREFIX = "/api/v1"
 # Endpoints anyone may read: the document and its rendered reference.
 PUBLIC = frozenset({"api.openapi", "api.reference"})
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 blueprint = Blueprint("api", __name__, url_prefix=PREFIX)
 Model = TypeVar("Model", bound=BaseModel)

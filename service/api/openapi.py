@@ -25,9 +25,9 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from service.api import problems
-from service.api.blueprint import MAX_ID
 from service.api.blueprint import PREFIX
 from service.api.blueprint import blueprint
+from service.api.schemas import MAX_ID
 from service.api.schemas import Problem
 
 View = TypeVar("View", bound=Callable[..., Any])

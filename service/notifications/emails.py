@@ -18,8 +18,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
-from email.charset import BASE64
-from email.charset import Charset
 from email.utils import format_datetime as rfc2822_date
 from email.utils import formataddr
 from email.utils import parseaddr
@@ -57,9 +55,6 @@ LANGUAGES = ("fr", "en")
 ORGANIZATION_LANGUAGE = "fr"
 LOCALES = {"fr": "fr_CA", "en": "en_CA"}
 DUE_FORMAT = "EEEE d MMMM y, HH:mm"
-# A sender's name that is not ASCII, as a base64 encoded word (see `_sender`), like the subjects.
-HEADER_CHARSET = Charset("utf-8")
-HEADER_CHARSET.header_encoding = BASE64
 # Who reads a message meant for each party, when it goes to people's own addresses.
 RECEIVING_ROLES = (Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT)
 
@@ -159,7 +154,9 @@ def _encoded_words(value: str) -> str:
 def _sender(mail_from: str) -> str:
     """`MAILLAGE_MAIL_FROM` with a display name that is not ASCII encoded, the address left readable."""
     name, address = parseaddr(mail_from)
-    return formataddr((name, address), charset=HEADER_CHARSET)
+    if name.isascii():
+        return formataddr((name, address))  # quotes a name with a comma in it
+    return f"{_encoded_words(name)} <{address}>"
 
 
 def _part(boundary: str, kind: str, body: str) -> bytes:

@@ -144,7 +144,10 @@ def own_referrals(session: Session, actor: Actor, referral_ids: Iterable[int]) -
     referrals = {
         r.id: r
         for r in session.scalars(
-            select(Referral).where(Referral.id.in_(ids)).options(selectinload(Referral.needs))
+            select(Referral)
+            .where(Referral.id.in_(ids))
+            # Her file shows each referral's needs and whether it went out in an emergency.
+            .options(selectinload(Referral.needs), selectinload(Referral.emergency))
         )
     }
     for referral_id in ids:
