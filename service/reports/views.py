@@ -204,10 +204,7 @@ def _empty() -> Figures:
 def _organization_report(period: Period, _form: PeriodForm) -> Report:
     session, protocols, words = db(), protocol_library(), _words()
     organization_id = current_user.organization_id
-    by_direction = queries.figures(
-        session, protocols, period, organization_id=organization_id, by="direction"
-    )
-    by_partner = queries.figures(session, protocols, period, organization_id=organization_id, by="partner")
+    by_direction, by_partner = queries.organization_figures(session, protocols, period, organization_id)
     names = dict(
         session.execute(
             select(Organization.id, Organization.name).where(Organization.id.in_(by_partner))
