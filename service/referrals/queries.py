@@ -454,7 +454,8 @@ class Dashboard:
     finished_total: int
 
 
-def _shared() -> ColumnElement[bool]:
+def shared_with_receiver() -> ColumnElement[bool]:
+    """The referral was sent, so its receiving organization sees it (see `operations.parties_seeing`)."""
     return exists().where(ReferralEvent.referral_id == Referral.id, ReferralEvent.trigger == SHARING_TRIGGER)
 
 
@@ -524,7 +525,7 @@ def dashboard(
     organization_id = actor.organization_id
     if organization_id is None or actor.role not in REFERRAL_ROLES:
         return Dashboard([], [], [], 0)
-    received = and_(Referral.receiver_organization_id == organization_id, _shared())
+    received = and_(Referral.receiver_organization_id == organization_id, shared_with_receiver())
     if actor.role == Role.COORDINATOR:
         sent = Referral.sender_organization_id == organization_id
     else:
@@ -552,7 +553,7 @@ def inbox(
         return []
     query = (
         select(Referral)
-        .where(Referral.receiver_organization_id == actor.organization_id, _shared())
+        .where(Referral.receiver_organization_id == actor.organization_id, shared_with_receiver())
         .options(selectinload(Referral.needs))
     )
     rows = _listed(session, protocols, list(session.scalars(query)), actor.organization_id, language, now)
