@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from flask import Blueprint
 from flask import abort
 from flask import flash
@@ -33,6 +29,7 @@ from service.referrals.queries import needs_by_group
 from service.referrals.queries import organization_choices
 from service.referrals.queries import protocol_for
 from service.referrals.rights_forms import EmergencyForm
+from service.web.access import roles_only
 from service.web.clock import request_clock
 from service.web.database import db
 from service.web.templating import current_locale
@@ -41,16 +38,7 @@ from workflows.durations import TIME_ZONE
 blueprint = Blueprint("emergency", __name__)
 
 
-def coordinators_only(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuse anyone but a coordinator of an organization before asking her to confirm who she is."""
-
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_user.role not in MAY_DECIDE or current_user.organization_id is None:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
+coordinators_only = roles_only(MAY_DECIDE)
 
 
 @blueprint.route("/referrals/emergency", methods=["GET", "POST"])

@@ -9,9 +9,6 @@ is first (`fresh_authentication_required`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from flask import Blueprint
 from flask import Response
@@ -41,6 +38,7 @@ from service.referrals.queries import referral_page
 from service.referrals.rights_forms import CorrectionForm
 from service.referrals.rights_forms import ErasureForm
 from service.referrals.rights_forms import PersonSearchForm
+from service.web.access import roles_only
 from service.web.clock import request_clock
 from service.web.database import db
 from service.web.templating import current_locale
@@ -48,14 +46,7 @@ from service.web.templating import current_locale
 blueprint = Blueprint("person", __name__)
 
 
-def coordinators_only(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_user.role not in MAY_ANSWER or current_user.organization_id is None:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
+coordinators_only = roles_only(MAY_ANSWER)
 
 
 def _chosen() -> list[int]:
