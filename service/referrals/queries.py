@@ -327,7 +327,7 @@ def referral_page(
         needs=sorted(_label(n.label_fr, n.label_en, language) for n in referral.needs),
         consent=valid[-1] if valid else None,
         agreement=session.get(ReferralAgreement, referral.agreement_id) if referral.agreement_id else None,
-        sent_at=_sent_at(session, referral.id),
+        sent_at=sent_at(session, referral.id),
         opened_by=session.scalar(select(User.name).where(User.id == referral.created_by_id))
         if referral.created_by_id
         else None,
@@ -336,7 +336,8 @@ def referral_page(
     )
 
 
-def _sent_at(session: Session, referral_id: int) -> datetime | None:
+def sent_at(session: Session, referral_id: int) -> datetime | None:
+    """When the referral was first sent to the receiver; None while it never was."""
     return session.scalar(
         select(func.min(ReferralEvent.at)).where(
             ReferralEvent.referral_id == referral_id, ReferralEvent.trigger == SHARING_TRIGGER
@@ -381,7 +382,7 @@ def timeline(
     )
     entries = []
     for event, user_name in rows:
-        transition = _transition(protocol, event)
+        transition = transition_of(protocol, event)
         title = transition.title.in_language(language) if transition else None
         if event.kind in ("reminder", "escalation") and event.from_state in protocol.states:
             deadline = protocol.states[event.from_state].deadline
@@ -416,7 +417,8 @@ def timeline(
     return entries
 
 
-def _transition(protocol: Protocol, event: ReferralEvent) -> Transition | None:
+def transition_of(protocol: Protocol, event: ReferralEvent) -> Transition | None:
+    """The transition a logged event records: the one from the event's state, else one of its trigger."""
     if event.kind != "transition" or event.trigger is None:
         return None
     matching = [t for t in protocol.transitions if t.trigger == event.trigger]

@@ -29,10 +29,11 @@ from service.referrals.actors import Actor
 from service.referrals.models import Consent
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
-from service.referrals.operations import SHARING_TRIGGER
 from service.referrals.operations import PersonDetails
 from service.referrals.operations import parties_seeing
 from service.referrals.operations import read_person
+from service.referrals.queries import sent_at
+from service.referrals.queries import transition_of
 from service.standards.hsds import NEEDS_TAXONOMY
 from workflows.loader import ProtocolLibrary
 from workflows.protocol import Protocol
@@ -182,15 +183,9 @@ class _Bundle:
         )
         if event is None or not event.reason_code:
             return None
-        transition = next(
-            (
-                t
-                for t in self.protocol.transitions
-                if t.trigger == event.trigger and t.dest == event.to_state and t.reason
-            ),
-            None,
-        )
-        if transition is None:
+        # The transition fired from the event's state: another of its trigger may ask another list's reasons.
+        transition = transition_of(self.protocol, event)
+        if transition is None or not transition.reason:
             return None
         label = self.protocol.reasons.get(transition.reason, {}).get(event.reason_code)
         coding: dict[str, str] = {
@@ -213,7 +208,7 @@ class _Bundle:
             "category": [{"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}]}],
             "priority": "urgent" if referral.urgent else "routine",
             "subject": self.reference("patient"),
-            "authoredOn": _instant(self.sent_at() or referral.created_at),
+            "authoredOn": _instant(sent_at(self.session, referral.id) or referral.created_at),
             "requester": self.reference("sender"),
             "performer": [self.reference("receiver")],
         }
@@ -241,14 +236,6 @@ class _Bundle:
         if notes:
             request["note"] = notes
         return request
-
-    def sent_at(self) -> datetime | None:
-        return self.session.scalar(
-            select(ReferralEvent.at)
-            .where(ReferralEvent.referral_id == self.referral.id, ReferralEvent.trigger == SHARING_TRIGGER)
-            .order_by(ReferralEvent.seq)
-            .limit(1)
-        )
 
     def patient(self, person: PersonDetails | None) -> dict[str, Any]:
         patient: dict[str, Any] = {"resourceType": "Patient", "id": self.id_of("patient")}

@@ -231,6 +231,28 @@ def test_a_protocol_without_a_fhir_table_cannot_be_exported(session, protocols, 
         )
 
 
+def test_the_reason_is_read_in_the_list_of_the_transition_fired_from_its_state(
+    session, protocols, network, clock
+):
+    referral = referral_in(session, protocols, network, clock, protocols.get("standard"), "declined")
+    # Say the protocol also let the receiver decline before acknowledging, with another list of reasons:
+    # listed first, that transition must not lend its list to the decline fired from "received".
+    standard = protocols.get("standard")
+    decline = next(t for t in standard.spec.transitions if t.trigger == "decline")
+    early = decline.model_copy(update={"source": "sent", "reason": "cancel"})
+    spec = standard.spec.model_copy(update={"transitions": [early, *standard.spec.transitions]})
+    library = ProtocolLibrary([Protocol(spec, standard.file) if p is standard else p for p in protocols])
+
+    bundle = referral_as_fhir(
+        session, referral.id, network.shelter.caseworker, protocols=library, clock=clock
+    )
+
+    [task] = resources(bundle)["Task"]
+    [coding] = task["statusReason"]["coding"]
+    assert coding["system"].endswith(":reasons:decline")
+    assert (coding["code"], coding["display"]) == ("no_capacity", "No capacity")
+
+
 # The download ------------------------------------------------------------------------
 
 
