@@ -7,9 +7,6 @@ one's personal data.
 from __future__ import annotations
 
 from flask import Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm import selectinload
 
 from service.api import problems
 from service.api.blueprint import answer
@@ -25,12 +22,11 @@ from service.api.schemas import ServiceList
 from service.api.schemas import ServiceOut
 from service.directory.models import Organization
 from service.directory.models import Service
-from service.directory.models import service_needs
 from service.directory.queries import active_needs
-from service.directory.queries import folded
 from service.directory.queries import get_organization
 from service.directory.queries import get_service
 from service.directory.queries import search_organizations
+from service.directory.queries import search_services
 from service.web.database import db
 
 TAG = "directory"
@@ -83,20 +79,6 @@ def get_organization_view(organization_id: int) -> Response:
     return answer(_organization(get_organization(db(), organization_id)))
 
 
-def services_for(session: Session, need_code: str | None, text: str) -> list[Service]:
-    """Services covering `need_code` whose name or description holds every word of `text`, by name."""
-    scan = select(Service).options(selectinload(Service.needs))
-    if need_code:
-        scan = scan.join(service_needs, service_needs.c.service_id == Service.id).where(
-            service_needs.c.need_code == need_code
-        )
-    words = folded(text).split()
-    services = [
-        s for s in session.scalars(scan) if all(w in folded(f"{s.name} {s.description}") for w in words)
-    ]
-    return sorted(services, key=lambda s: (folded(s.name), s.id))
-
-
 @blueprint.get("/services")
 @documented(
     "Services (offres de service), by name; those covering a need",
@@ -106,7 +88,8 @@ def services_for(session: Session, need_code: str | None, text: str) -> list[Ser
 )
 def list_services() -> Response:
     filters = query(DirectoryFilters)
-    return answer(ServiceList(items=[_service(s) for s in services_for(db(), filters.need, filters.q or "")]))
+    found = search_services(db(), text=filters.q or "", need_code=filters.need)
+    return answer(ServiceList(items=[_service(s) for s in found]))
 
 
 @blueprint.get("/services/<int:service_id>")

@@ -71,6 +71,23 @@ def search_organizations(
     return sorted(organizations, key=lambda o: folded(o.name))
 
 
+def search_services(session: Session, *, text: str = "", need_code: str | None = None) -> list[Service]:
+    """Services covering `need_code` whose name or description holds every word of `text`, by name.
+
+    Matched as `search_organizations` matches: the need in SQL, the words in Python.
+    """
+    scan = select(Service).options(selectinload(Service.needs))
+    if need_code:
+        scan = scan.join(service_needs, service_needs.c.service_id == Service.id).where(
+            service_needs.c.need_code == need_code
+        )
+    words = folded(text).split()
+    services = [
+        s for s in session.scalars(scan) if all(w in folded(f"{s.name} {s.description}") for w in words)
+    ]
+    return sorted(services, key=lambda s: (folded(s.name), s.id))
+
+
 def organization_needs(organization: Organization) -> list[Need]:
     """The needs an organization's services cover, each once, by code."""
     needs = {need.code: need for service in organization.services for need in service.needs}

@@ -35,6 +35,7 @@ from service.directory.operations import update_service
 from service.directory.queries import agreement_versions
 from service.directory.queries import partnership_notes
 from service.directory.queries import search_organizations
+from service.directory.queries import search_services
 from service.errors import NotAllowed
 from service.errors import ParameterError
 from service.referrals.actors import Actor
@@ -149,6 +150,10 @@ def test_services_cover_needs_and_searching_finds_them_by_need_or_by_words(sessi
     assert found(text="HEBERGEMENT urgence") == {shelter.organization.id}
     assert found(text="hébergement juridique") == set()
     assert found(text="fictive") == {shelter.organization.id, legal.organization.id}
+    # The services themselves are searched the same way, on their own name and description.
+    assert [s.id for s in search_services(session, need_code="shelter_emergency")] == [service.id]
+    assert service in search_services(session, text="HEBERGEMENT 24")
+    assert service not in search_services(session, text="hebergement", need_code="legal_aid")
     update_service(
         session, shelter.coordinator, service.id, ServiceDetails(name="Hébergement", need_codes=("housing",))
     )
