@@ -165,7 +165,7 @@ def create_organization(
         raise DirectoryNotAllowed("create_organization")
     _check_name_free(session, details.name, None)
     organization = Organization(created_at=clock())
-    _set_details(organization, details)
+    set_details(organization, details)
     session.add(organization)
     _commit(session, "name_taken")
     return organization
@@ -184,7 +184,7 @@ def update_organization(
     if not may_edit_organization(actor, organization.id):
         _refuse(session, DirectoryNotAllowed("edit_organization"))
     _check_name_free(session, details.name, organization.id)
-    _set_details(organization, details)
+    set_details(organization, details)
     _commit(session, "name_taken")
     return organization
 
@@ -196,7 +196,7 @@ def add_service(
     if not may_edit_organization(actor, organization.id):
         _refuse(session, DirectoryNotAllowed("edit_organization"))
     service = Service(organization_id=organization.id)
-    _set_service(session, service, details)
+    set_service(session, service, details)
     session.add(service)
     session.commit()
     return service
@@ -208,7 +208,7 @@ def update_service(
     service = _service(session, service_id)
     if not may_edit_organization(actor, service.organization_id):
         _refuse(session, DirectoryNotAllowed("edit_organization"))
-    _set_service(session, service, details)
+    set_service(session, service, details)
     session.commit()
     return service
 
@@ -219,6 +219,42 @@ def remove_service(session: Session, actor: Actor, service_id: int, *, clock: Cl
         _refuse(session, DirectoryNotAllowed("edit_organization"))
     session.delete(service)
     session.commit()
+
+
+# What every write of an organization or a service goes through, the HSDS import's too --------
+
+
+def organization_named(session: Session, name: str, *, other_than: int | None = None) -> Organization | None:
+    """The organization named `name`, case and surrounding spaces aside: the way names are unique."""
+    query = select(Organization).where(func.lower(Organization.name) == name.strip().lower())
+    if other_than is not None:
+        query = query.where(Organization.id != other_than)
+    return session.scalar(query.limit(1))
+
+
+def set_details(organization: Organization, details: OrganizationDetails) -> None:
+    """Write `details` on the organization, trimmed; the caller checked its name is free, and commits."""
+    if details.capacity_status not in (None, *CAPACITY_STATUSES):
+        raise ValueError(f"unknown capacity status {details.capacity_status!r}")
+    organization.name = details.name.strip()
+    organization.kind = details.kind.strip()
+    organization.mandate = details.mandate.strip()
+    organization.territory = details.territory.strip()
+    organization.clienteles = details.clienteles.strip()
+    organization.languages = [language.strip() for language in details.languages if language.strip()]
+    organization.accessibility = details.accessibility.strip()
+    organization.hours = details.hours.strip()
+    organization.phone = details.phone.strip()
+    organization.referral_email = details.referral_email.strip()
+    organization.capacity_status = details.capacity_status
+
+
+def set_service(session: Session, service: Service, details: ServiceDetails) -> None:
+    """Write `details` on the service, trimmed, with the needs of those codes the taxonomy has."""
+    service.name = details.name.strip()
+    service.description = details.description.strip()
+    codes = set(details.need_codes)
+    service.needs = list(session.scalars(select(Need).where(Need.code.in_(codes)))) if codes else []
 
 
 # Partnerships and their traces ---------------------------------------------------
@@ -429,34 +465,8 @@ def _has_agreement(session: Session, partnership_id: int) -> bool:
 
 
 def _check_name_free(session: Session, name: str, own_id: int | None) -> None:
-    query = select(Organization.id).where(func.lower(Organization.name) == name.strip().lower())
-    if own_id is not None:
-        query = query.where(Organization.id != own_id)
-    if session.scalar(query.limit(1)) is not None:
+    if organization_named(session, name, other_than=own_id) is not None:
         _refuse(session, RuleBroken("name_taken"))
-
-
-def _set_details(organization: Organization, details: OrganizationDetails) -> None:
-    if details.capacity_status not in (None, *CAPACITY_STATUSES):
-        raise ValueError(f"unknown capacity status {details.capacity_status!r}")
-    organization.name = details.name.strip()
-    organization.kind = details.kind.strip()
-    organization.mandate = details.mandate.strip()
-    organization.territory = details.territory.strip()
-    organization.clienteles = details.clienteles.strip()
-    organization.languages = [language.strip() for language in details.languages if language.strip()]
-    organization.accessibility = details.accessibility.strip()
-    organization.hours = details.hours.strip()
-    organization.phone = details.phone.strip()
-    organization.referral_email = details.referral_email.strip()
-    organization.capacity_status = details.capacity_status
-
-
-def _set_service(session: Session, service: Service, details: ServiceDetails) -> None:
-    service.name = details.name.strip()
-    service.description = details.description.strip()
-    codes = set(details.need_codes)
-    service.needs = list(session.scalars(select(Need).where(Need.code.in_(codes)))) if codes else []
 
 
 def _set_terms(partnership: Partnership, terms: PartnershipTerms) -> None:

@@ -1,12 +1,14 @@
 """Importing an Open Referral (HSDS) directory: each record whole or not at all, then one commit.
 
-Each need, organization and service is written inside its own savepoint: a
-record the database refuses (e.g. a name another organization has) rolls
-back alone and is reported with its reason, the others stay. Everything is
-committed once at the end, so an import that stops half-way (a crash, a
-lost connection) leaves the directory as it was; running it again is safe,
-since records are matched by their HSDS id and an unchanged record is not
-written.
+Organizations and services are written the way the directory's pages write
+them (`directory.operations`: `set_details`, `set_service`, names unique case
+aside). Each need, organization and service is written inside its own
+savepoint: a record the directory or the database refuses (e.g. a name
+another organization has) rolls back alone and is reported with its reason,
+the others stay. Everything is committed once at the end, so an import that
+stops half-way (a crash, a lost connection) leaves the directory as it was;
+running it again is safe, since records are matched by their HSDS id and an
+unchanged record is not written.
 
 Import adds and updates; it never deletes what the file does not mention.
 A record matched by name rather than by id (an organization created in
@@ -21,11 +23,9 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
-from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +36,9 @@ from service.clock import utcnow
 from service.directory.models import Need
 from service.directory.models import Organization
 from service.directory.models import Service
+from service.directory.operations import organization_named
+from service.directory.operations import set_details
+from service.directory.operations import set_service
 from service.standards.hsds import DirectoryFileError
 from service.standards.hsds import DirectoryRecords
 from service.standards.hsds import NeedRecord
@@ -201,24 +204,21 @@ def _put_need(session: Session, record: NeedRecord) -> str:
     return "updated" if _changed(need, values) else "unchanged"
 
 
-def _organization_values(record: OrganizationRecord) -> dict[str, object]:
-    values = {f.name: getattr(record, f.name) for f in fields(record)}
-    values["languages"] = list(record.languages)
-    return values
-
-
 def _put_organization(session: Session, record: OrganizationRecord, now: datetime) -> str:
-    values = _organization_values(record)
+    name = record.details.name
     organization = session.scalar(
         select(Organization).where(Organization.external_id == record.external_id)
-    ) or session.scalar(
-        # The directory's own rule for a name already taken (`operations._check_name_free`): case aside.
-        select(Organization).where(func.lower(Organization.name) == record.name.lower())
-    )
+    ) or organization_named(session, name)
     if organization is None:
-        session.add(Organization(created_at=now, **values))
+        organization = Organization(created_at=now, external_id=record.external_id)
+        set_details(organization, record.details)
+        session.add(organization)
         return "created"
-    return "updated" if _changed(organization, values) else "unchanged"
+    if organization_named(session, name, other_than=organization.id) is not None:
+        raise RecordRefused("name: another organization of the directory has it (case aside)")
+    organization.external_id = record.external_id
+    set_details(organization, record.details)
+    return "updated" if session.is_modified(organization) else "unchanged"
 
 
 def _put_service(session: Session, record: ServiceRecord) -> str:
@@ -228,26 +228,25 @@ def _put_service(session: Session, record: ServiceRecord) -> str:
     if organization is None:
         unknown = record.organization_external_id
         raise RecordRefused(f"organization_id: {unknown!r} is neither in the file nor in the directory")
-    needs = list(session.scalars(select(Need).where(Need.code.in_(record.need_codes))))
-    missing = set(record.need_codes) - {need.code for need in needs}
+    details = record.details
+    # `set_service` keeps only the needs the taxonomy has: refused here rather than silently dropped.
+    known = set(session.scalars(select(Need.code).where(Need.code.in_(details.need_codes))))
+    missing = set(details.need_codes) - known
     if missing:
         raise RecordRefused(f"attributes: unknown needs {', '.join(sorted(missing))}")
     service = session.scalar(select(Service).where(Service.external_id == record.external_id))
     if service is None:
         service = session.scalar(
-            select(Service).where(Service.organization_id == organization.id, Service.name == record.name)
+            select(Service).where(Service.organization_id == organization.id, Service.name == details.name)
         )
-    values = {
-        "external_id": record.external_id,
-        "organization_id": organization.id,
-        "name": record.name,
-        "description": record.description,
-    }
     if service is None:
-        session.add(Service(needs=needs, **values))
+        service = Service(external_id=record.external_id, organization_id=organization.id)
+        set_service(session, service, details)
+        session.add(service)
         return "created"
-    changed = _changed(service, values)
-    if {n.code for n in service.needs} != set(record.need_codes):
-        service.needs = needs
-        changed = True
-    return "updated" if changed else "unchanged"
+    service.external_id = record.external_id
+    service.organization_id = organization.id
+    # Flushing before the needs are set would hide the other changes from `is_modified`.
+    with session.no_autoflush:
+        set_service(session, service, details)
+    return "updated" if session.is_modified(service) else "unchanged"

@@ -47,6 +47,8 @@ from service.directory.models import Need
 from service.directory.models import Organization
 from service.directory.models import Service
 from service.directory.operations import CAPACITY_STATUSES
+from service.directory.operations import OrganizationDetails
+from service.directory.operations import ServiceDetails
 
 HSDS_VERSION = "3.0"
 NEEDS_TAXONOMY = "urn:maillage:needs"
@@ -261,27 +263,19 @@ class NeedRecord:
 
 @dataclass(frozen=True)
 class OrganizationRecord:
+    """An organization of the file: its HSDS id, and what the directory would say about it."""
+
     external_id: str
-    name: str
-    mandate: str = ""
-    kind: str = ""
-    territory: str = ""
-    clienteles: str = ""
-    languages: tuple[str, ...] = ()
-    accessibility: str = ""
-    hours: str = ""
-    phone: str = ""
-    referral_email: str = ""
-    capacity_status: str | None = None
+    details: OrganizationDetails
 
 
 @dataclass(frozen=True)
 class ServiceRecord:
+    """A service of the file: its HSDS id and its organization's, and what the directory would say."""
+
     external_id: str
     organization_external_id: str
-    name: str
-    description: str = ""
-    need_codes: tuple[str, ...] = ()
+    details: ServiceDetails
 
 
 @dataclass
@@ -474,8 +468,7 @@ def _organization(item: object, where: str, notes: list[str]) -> OrganizationRec
     capacity = fields.get("capacity_status") or None
     if capacity is not None and capacity not in CAPACITY_STATUSES:
         raise Malformed(f"capacity_status: {capacity!r} is not one of {', '.join(CAPACITY_STATUSES)}")
-    return OrganizationRecord(
-        external_id=external_id,
+    details = OrganizationDetails(
         name=name,
         mandate=_text(item, "description"),
         kind=fields.get("kind", ""),
@@ -488,6 +481,7 @@ def _organization(item: object, where: str, notes: list[str]) -> OrganizationRec
         referral_email=email,
         capacity_status=capacity,
     )
+    return OrganizationRecord(external_id, details)
 
 
 def _limited(key: str, value: str, limit: int) -> str:
@@ -530,10 +524,9 @@ def _service(
             code = (terms.get(term_id) or {}).get("code", term_id)
             raise Malformed(f"attributes: its need {code!r} was refused")
         codes.append(need_terms[term_id])
-    return ServiceRecord(
-        external_id=external_id,
-        organization_external_id=organization_id,
+    details = ServiceDetails(
         name=_text(item, "name", 200, required=True),
         description=_text(item, "description"),
         need_codes=tuple(sorted(set(codes))),
     )
+    return ServiceRecord(external_id, organization_id, details)

@@ -32,6 +32,7 @@ from service.standards.tabular import write_package
 SAMPLE = Path(__file__).resolve().parents[2] / "service" / "standards" / "samples" / "directory.json"
 AUBE = "7d0c6a52-2f6e-4b0e-9a53-0b7f4f3c1a01"
 RUISSEAU = "7d0c6a52-2f6e-4b0e-9a53-0b7f4f3c1a02"
+NAME_TAKEN = "name: another organization of the directory has it (case aside)"
 
 
 def sample() -> list[dict]:
@@ -102,6 +103,17 @@ def test_a_changed_record_is_updated_and_the_others_left_unchanged(session, netw
     ruisseau = organization_named(session, "Centre de femmes Exemple du Ruisseau")
     assert ruisseau.phone == "450-555-0199"
     assert next(s for s in ruisseau.services if s.name == "Cafés-rencontres").needs == []
+
+
+def test_a_service_changed_only_in_its_description_is_updated(session, network):
+    import_file(session, SAMPLE)
+    data = sample()
+    data[1]["services"][0]["description"] = "Nouvelle description"
+
+    report = import_objects(session, data)
+
+    assert counts(report, "service") == (0, 1, 4)
+    assert import_objects(session, data).count("service", "updated") == 0
 
 
 def test_an_organization_made_in_maillage_is_matched_by_name_and_takes_the_file_id(session, network):
@@ -194,10 +206,10 @@ def test_a_malformed_file_is_refused_record_by_record_with_reasons(session, netw
     )
 
 
-def test_a_record_the_database_refuses_rolls_back_alone(session, network):
+def test_a_record_the_directory_refuses_rolls_back_alone(session, network):
     import_file(session, SAMPLE)
     data = sample()
-    # The shelter renamed like another organization: the unique name refuses it at the database.
+    # The shelter renamed like another organization: the directory's unique names refuse it.
     data[0]["name"] = "Centre de femmes Exemple du Ruisseau"
     data[0]["phones"][0]["number"] = "450-555-0100"
     data[2]["description"] = "Information juridique gratuite, mise à jour."
@@ -209,11 +221,24 @@ def test_a_record_the_database_refuses_rolls_back_alone(session, network):
         ("service", "7d0c6a52-2f6e-4b0e-9a53-0b7f4f3c1a11"),
         ("service", "7d0c6a52-2f6e-4b0e-9a53-0b7f4f3c1a12"),
     ]
-    assert report.refused[0].reason.startswith("the database refused it")
+    assert report.refused[0].reason == NAME_TAKEN
     aube = session.scalar(select(Organization).where(Organization.external_id == AUBE))
     assert (aube.name, aube.phone) == ("Maison Exemple de l'Aube", "450-555-0190")  # neither field moved
     clinic = organization_named(session, "Clinique juridique Exemple")
     assert clinic.mandate == "Information juridique gratuite, mise à jour."
+
+
+def test_a_name_another_organization_has_case_aside_is_refused_as_the_pages_refuse_it(session, network):
+    import_file(session, SAMPLE)
+    data = sample()
+    data[0]["name"] = "CENTRE DE FEMMES EXEMPLE DU RUISSEAU"
+    data[0]["services"] = []
+
+    report = import_objects(session, data)
+
+    assert [(r.kind, r.record, r.reason) for r in report.refused] == [("organization", AUBE, NAME_TAKEN)]
+    assert organization_named(session, "Maison Exemple de l'Aube").external_id == AUBE
+    assert organization_named(session, "CENTRE DE FEMMES EXEMPLE DU RUISSEAU") is None
 
 
 def test_an_import_stopped_half_way_leaves_nothing(session, network, monkeypatch):
