@@ -234,7 +234,7 @@ def _compose_batch(
     The commit stores the signed links the emails carry before any email leaves
     (see `add_link`), and the messages found silenced or impossible to compose.
     """
-    messages = lock_pending_batch(session, ids, now=clock(), protocols=protocols)
+    messages = lock_pending_batch(session, ids, now=clock())
     loaded = preload(session, messages)
     staff = Staff(session)
     ready = []

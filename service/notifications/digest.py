@@ -7,11 +7,17 @@ those her organization received. Overdue ones (their state's deadline has
 passed) are counted apart. Nothing waiting, no email. The email gives counts,
 referral numbers and links: never anything about the woman.
 
+A referral whose consent has lapsed (withdrawn or expired, see
+`consent_expiry`) is in no digest: Maillage sends nothing more about it. The
+outbox checks again when it sends a digest (`leave_out_lapsed`), as her
+consent may lapse between the morning's queuing and the sending.
+
 Domain code: no Flask, no Celery. The worker's periodic task calls `queue_digests`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -28,6 +34,7 @@ from service.accounts.models import User
 from service.clock import Clock
 from service.clock import utcnow
 from service.notifications.models import OutboxMessage
+from service.referrals.consent_expiry import lapsed_among
 from service.referrals.models import Referral
 from workflows.durations import TIME_ZONE
 from workflows.loader import ProtocolLibrary
@@ -35,6 +42,8 @@ from workflows.loader import ProtocolLibrary
 TEMPLATE = "daily_digest"
 # People who act on referrals; the regional admin sees only figures.
 READERS = (Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT)
+# The payload's lists of referral numbers.
+LISTS = ("overdue", "waiting")
 
 
 @dataclass
@@ -49,7 +58,7 @@ class Waiting:
 
 
 def waiting_on(session: Session, protocols: ProtocolLibrary, user: User, now: datetime) -> Waiting:
-    """The referrals waiting on `user`'s side at `now`, in number order."""
+    """The referrals waiting on `user`'s side at `now`, in number order; none whose consent has lapsed."""
     organization_id = user.organization_id
     mine = Referral.receiver_organization_id == organization_id
     if user.role == Role.COORDINATOR:
@@ -63,8 +72,12 @@ def waiting_on(session: Session, protocols: ProtocolLibrary, user: User, now: da
         name for p in protocols for name, s in p.states.items() if s.waits_on and not s.terminal
     }
     query = select(Referral).where(mine, Referral.state.in_(waiting_states)).order_by(Referral.id)
+    referrals = list(session.scalars(query))
+    lapsed = lapsed_among(session, (referral.id for referral in referrals), now)
     found = Waiting()
-    for referral in session.scalars(query):
+    for referral in referrals:
+        if referral.id in lapsed:
+            continue
         protocol = protocols.get(referral.protocol_name, referral.protocol_version)
         spec = protocol.states[referral.state]
         side = "sender" if referral.sender_organization_id == organization_id else "receiver"
@@ -124,6 +137,28 @@ def queue_digests(
             }
         )
     return _queue(session, rows)
+
+
+def leave_out_lapsed(session: Session, messages: Sequence[OutboxMessage], now: datetime) -> dict[int, str]:
+    """Take out of these digests the referrals whose consent has lapsed at `now`; the caller commits.
+
+    Returns, by message id, the lapse's reason code for the digests left with
+    nothing to say: those are not to be sent. Other messages are left alone.
+    """
+    digests = {m.id: (m, m.payload or {}) for m in messages if m.template == TEMPLATE}
+    named = {number for _m, payload in digests.values() for key in LISTS for number in payload.get(key, [])}
+    lapsed = lapsed_among(session, named, now)
+    emptied: dict[int, str] = {}
+    for message, payload in digests.values():
+        left_out = [number for key in LISTS for number in payload.get(key, []) if number in lapsed]
+        if not left_out:
+            continue
+        # A new dict, so that the JSON column sees the change.
+        kept = {key: [number for number in payload.get(key, []) if number not in lapsed] for key in LISTS}
+        message.payload = {**payload, **kept}
+        if not any(kept.values()):
+            emptied[message.id] = lapsed[min(left_out)]
+    return emptied
 
 
 def _queue(session: Session, rows: list[dict[str, Any]]) -> int:

@@ -19,14 +19,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from service.clock import utcnow
+from service.notifications.digest import leave_out_lapsed
 from service.notifications.models import OutboxMessage
 from service.referrals.consent_expiry import silenced_among
-from workflows.loader import ProtocolLibrary
 
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
-# Never sent, on purpose (e.g. the referral's consent lapsed); `last_error` holds the reason code.
+# Never sent, on purpose (the referral's consent lapsed); `last_error` holds the reason code.
 CANCELLED = "cancelled"
 
 # A message the mail server refuses this many times is given up and shown as failed.
@@ -69,8 +69,8 @@ def lock_pending(session: Session, message_id: int) -> OutboxMessage | None:
     """The message, locked for this transaction, if it is still pending and nobody else holds it.
 
     None when it was sent meanwhile or another worker is sending it: skip it. None
-    too when it must not be sent any more (see `consent_expiry.silenced`): it is
-    then marked cancelled, with the reason, and committed.
+    too when it must not be sent any more (see `lock_pending_batch`): it is then
+    marked cancelled, with the reason, and committed.
     """
     found = lock_pending_batch(session, [message_id], now=utcnow())
     if not found:
@@ -80,13 +80,14 @@ def lock_pending(session: Session, message_id: int) -> OutboxMessage | None:
     return found[0]
 
 
-def lock_pending_batch(
-    session: Session, ids: list[int], *, now: datetime, protocols: ProtocolLibrary | None = None
-) -> list[OutboxMessage]:
+def lock_pending_batch(session: Session, ids: list[int], *, now: datetime) -> list[OutboxMessage]:
     """Those of `ids` still pending and not held by another worker, locked for this transaction, by id.
 
-    The ones that must not be sent any more (see `consent_expiry.silenced_among`)
-    are marked cancelled, with the reason, and left out; the caller commits.
+    This is where messages are silenced, just before they are composed: the
+    ones about a referral whose consent has lapsed (`consent_expiry.silenced_among`),
+    and digests left with nothing once such referrals are taken out of them
+    (`digest.leave_out_lapsed`), are marked cancelled, with the reason, and left
+    out; the caller commits.
     """
     if not ids:
         return []
@@ -107,7 +108,7 @@ def lock_pending_batch(
         .execution_options(populate_existing=True)
     )
     messages = list(session.scalars(query))
-    reasons = silenced_among(session, messages, now, protocols)
+    reasons = silenced_among(session, messages, now) | leave_out_lapsed(session, messages, now)
     for message in messages:
         if message.id in reasons:
             message.status = CANCELLED

@@ -21,8 +21,11 @@ from service.notifications.emails import compose_summary
 from service.notifications.models import OutboxMessage
 from service.notifications.outbox import claim_due
 from service.notifications.outbox import lock_pending
+from service.notifications.outbox import lock_pending_batch
 from service.referrals.consent_expiry import remind_lapsed_consents
 from service.referrals.consent_expiry import silenced
+from service.referrals.emergency import MinimumDetails
+from service.referrals.emergency import send_in_emergency
 from service.referrals.models import Consent
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
@@ -31,19 +34,20 @@ from service.referrals.operations import PersonDetails
 from service.referrals.operations import fire
 from service.referrals.operations import open_referral
 from service.referrals.operations import record_consent
+from service.referrals.operations import withdraw_consent
 from service.referrals.retention import purge_closed
 
 HER = PersonDetails(name="Fictive Marie-Ève", phone="514-555-0123", notes="Fictive: call after 5 pm")
 
 
-def sent_referral(session, protocols, network, clock, *, expires_in: timedelta | None = None) -> int:
-    """The women's centre's caseworker refers a woman to the shelter, with her consent."""
+def sent_referral(session, protocols, network, clock, *, expires_in: timedelta | None = None, to=None) -> int:
+    """The women's centre's caseworker refers a woman to the shelter (or `to`), with her consent."""
     sender = network.womens_centre.caseworker
     draft = open_referral(
         session,
         protocols,
         sender,
-        receiver_organization_id=network.shelter.organization.id,
+        receiver_organization_id=(to or network.shelter).organization.id,
         protocol_name="standard",
         person=HER,
         clock=clock,
@@ -111,22 +115,90 @@ def test_a_renewed_consent_that_lapses_again_asks_again(session, protocols, netw
     assert len(messages(session, "consent_lapsed")) == 2
 
 
-def test_a_withdrawn_consent_silences_the_referrals_messages_but_not_the_request(
+def test_a_withdrawn_consent_silences_the_referrals_messages_and_asks_nothing(
     session, protocols, network, clock
 ):
     referral_id = sent_referral(session, protocols, network, clock)
     [received] = messages(session, "referral_sent")
     assert silenced(session, received, clock.now, protocols) is None
 
-    consent = session.scalars(select(Consent).where(Consent.referral_id == referral_id)).one()
-    consent.withdrawn_at = clock.now
-    session.commit()
+    withdraw_consent(session, referral_id, network.womens_centre.caseworker, clock=clock)
     clock.advance(minutes=1)
     assert silenced(session, received, clock.now, protocols) == "consent_withdrawn"
+    [notice] = messages(session, "consent_withdrawn")
+    assert silenced(session, notice, clock.now, protocols) is None
 
+    # The notice to the shelter is the only message after a withdrawal: her caseworker is not asked.
+    assert remind_lapsed_consents(session, protocols, clock=clock) == 0
+    assert messages(session, "consent_lapsed") == []
+
+
+def test_ending_the_referral_does_not_end_the_silence(session, protocols, network, clock):
+    withdrawn = sent_referral(session, protocols, network, clock)
+    expired = sent_referral(session, protocols, network, clock, expires_in=timedelta(days=30))
+    withdraw_consent(session, withdrawn, network.womens_centre.caseworker, clock=clock)
+    clock.advance(days=31)
+    for referral_id in (withdrawn, expired):
+        fire(
+            session,
+            protocols,
+            referral_id,
+            "cancel",
+            network.womens_centre.caseworker,
+            reason="consent_withdrawn",
+            clock=clock,
+        )
+
+    reasons = {
+        m.referral_id: silenced(session, m, clock.now) for m in messages(session, "referral_cancelled")
+    }
+    assert reasons == {withdrawn: "consent_withdrawn", expired: "consent_expired"}
+
+
+def test_she_withdrew_then_consented_again_and_that_consent_expired(session, protocols, network, clock):
+    referral_id = sent_referral(session, protocols, network, clock)
+    withdraw_consent(session, referral_id, network.womens_centre.caseworker, clock=clock)
+    clock.advance(days=1)
+    record_consent(
+        session,
+        referral_id,
+        network.womens_centre.caseworker,
+        method="verbal",
+        shared_with="Maison",
+        purpose="hébergement",
+        expires_at=clock.now + timedelta(days=10),
+        clock=clock,
+    )
+    clock.advance(days=11)
+    # The consent that ended last says why: an expiry, so her caseworker is asked to renew it.
     assert remind_lapsed_consents(session, protocols, clock=clock) == 1
     [asked] = messages(session, "consent_lapsed")
-    assert silenced(session, asked, clock.now, protocols) is None
+    assert silenced(session, asked, clock.now) is None
+    [received] = messages(session, "referral_sent")
+    assert silenced(session, received, clock.now) == "consent_expired"
+
+
+def test_a_referral_sent_under_the_emergency_exception_has_no_consent_to_lapse(
+    session, protocols, network, clock
+):
+    referral = send_in_emergency(
+        session,
+        protocols,
+        network.womens_centre.coordinator,
+        receiver_organization_id=network.shelter.organization.id,
+        protocol_name="urgent",
+        need_codes=[],
+        details=MinimumDetails(name="Alias Fictif Colibri"),
+        reason="Menaces fictives ce soir; impossible de la joindre pour son consentement",
+        clock=clock,
+    )
+    clock.advance(days=400)
+
+    for message in messages(session, "referral_sent"):
+        assert silenced(session, message, clock.now) is None
+    assert remind_lapsed_consents(session, protocols, clock=clock) == 0
+    queue_digests(session, protocols, clock=clock)
+    assert digests(session)[network.shelter.caseworker.user_id]["overdue"] == [referral.id]
 
 
 def test_the_outbox_cancels_a_silenced_message_instead_of_handing_it_out(session, protocols, network, clock):
@@ -265,6 +337,43 @@ def test_the_next_morning_brings_the_next_digest_with_what_is_now_overdue(sessio
     assert queue_digests(session, protocols, clock=clock) == 2
     newest = messages(session, "daily_digest")[-1].payload
     assert (newest["overdue"], newest["waiting"]) == ([referral_id], [])
+
+
+def test_a_referral_whose_consent_was_withdrawn_is_in_no_digest(session, protocols, network, clock):
+    kept = sent_referral(session, protocols, network, clock)
+    withdrawn = sent_referral(session, protocols, network, clock)
+    withdraw_consent(session, withdrawn, network.womens_centre.caseworker, clock=clock)
+
+    # Wednesday 2 December, 8:00 in Montréal: both are overdue, and the shelter hears of one.
+    clock.advance(days=4, hours=22)
+    assert queue_digests(session, protocols, clock=clock) == 2
+    for payload in digests(session).values():
+        assert (payload["overdue"], payload["waiting"]) == ([kept], [])
+
+
+def test_a_digest_queued_before_her_withdrawal_goes_without_her_referral(session, protocols, network, clock):
+    kept = sent_referral(session, protocols, network, clock)
+    withdrawn = sent_referral(session, protocols, network, clock)
+    only = sent_referral(session, protocols, network, clock, to=network.legal_aid)
+    assert queue_digests(session, protocols, clock=clock) == 4
+    queued = messages(session, "daily_digest")
+
+    # She withdraws both her consents before the outbox sends the morning's digests.
+    for referral_id in (withdrawn, only):
+        withdraw_consent(session, referral_id, network.womens_centre.caseworker, clock=clock)
+    clock.advance(minutes=1)
+    sendable = lock_pending_batch(session, [m.id for m in queued], now=clock.now)
+    session.commit()
+
+    shelter = network.shelter.organization.id
+    assert {m.recipient_organization_id for m in sendable} == {shelter}
+    for message in sendable:
+        assert (message.payload["overdue"], message.payload["waiting"]) == ([], [kept])
+    session.expire_all()
+    emptied = [m for m in messages(session, "daily_digest") if m.recipient_organization_id != shelter]
+    assert [(m.status, m.last_error) for m in emptied] == [("cancelled", "consent_withdrawn")] * 2
+    for message in messages(session, "daily_digest"):
+        assert withdrawn not in message.payload["waiting"]
 
 
 def test_nothing_waiting_no_digest_and_it_says_nothing_about_her(session, protocols, network, clock):

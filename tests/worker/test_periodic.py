@@ -1,5 +1,6 @@
 """The periodic jobs through a real worker, with a moved clock: run twice in a period, they send once;
-a referral whose consent lapsed stops notifying, and its sender is asked, once, to renew or close."""
+a referral whose consent lapsed stops notifying, and its sender is asked, once, to renew or close;
+one whose consent she withdrew is in nobody's digest."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from service.accounts.models import User
 from service.notifications.models import OutboxMessage
 from service.referrals.models import Consent
+from service.referrals.operations import withdraw_consent
 from tests.worker.conftest import wait_until
 from tests.worker.test_notifications import assert_nothing_about_her
 from tests.worker.test_notifications import send_referral
@@ -92,4 +94,28 @@ def test_the_digest_run_twice_in_a_day_sends_once(
     assert len(digests) == 2
     for _address, message in digests:
         assert "/referrals/" in message.get_body(("plain",)).get_content()
+        assert_nothing_about_her(message)
+
+
+def test_the_digest_leaves_out_a_referral_whose_consent_was_withdrawn(
+    session, protocols, world, sink, worker_process, publisher, run_relay, clock
+):
+    kept = send_referral(session, protocols, world, clock)
+    withdrawn = send_referral(session, protocols, world, clock)
+    withdraw_consent(session, withdrawn, world.centre.caseworker, clock=clock)
+    worker_process.start()
+    run_relay()
+    sink.wait_for(6)  # each referral to the shelter's two people, and the notice to stop
+    before = len(sink.messages())
+
+    # Thursday 26 June 2025, 8:00 in Montréal: both referrals are overdue by now.
+    assert run_at(publisher, worker_process, DIGEST, clock.now + timedelta(days=5, hours=21)) == 2
+    run_relay()
+    sink.wait_for(before + 2)
+    sink.wait_for(before + 3, timeout=2)
+    digests = sink.messages()[before:]
+    assert len(digests) == 2
+    for _address, message in digests:
+        text = message.get_body(("plain",)).get_content()
+        assert set(re.findall(r"/referrals/(\d+)", text)) == {str(kept)}
         assert_nothing_about_her(message)
