@@ -151,7 +151,6 @@ def record_emergency(
             referral,
             kind=EVENT_KIND,
             trigger=None,
-            from_state=referral.state,
             actor=actor,
             party="sender_coordinator",
             at=now,

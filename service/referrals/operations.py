@@ -15,8 +15,10 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.accounts.models import Role
 from service.audit.operations import audit
@@ -194,7 +196,6 @@ def withdraw_consent(
             referral,
             kind=WITHDRAWAL_KIND,
             trigger=None,
-            from_state=referral.state,
             actor=actor,
             party="sender",
             at=now,
@@ -235,7 +236,7 @@ def fire(
         parties = actor.parties(referral)
         now = clock()
         outcome = protocol.fire(
-            referral,
+            Moving(referral),
             trigger,
             parties=parties,
             now=now,
@@ -245,24 +246,20 @@ def fire(
             target_organization=target_organization_id,
         )
         if target_organization_id is not None:
-            # After the protocol's own checks, which say first why an action is refused;
-            # a refusal here rolls back the state the machine has just set.
+            # After the protocol's own checks, which say first why an action is refused.
             _check_target(session, referral, trigger, target_organization_id)
-        referral.state_entered_at = now
-        referral.deadline_step = 0
-        referral.due_at = outcome.due_at
         event_id = log_event(
             session,
             referral,
             kind="transition",
             trigger=trigger,
-            from_state=outcome.source,
             actor=actor,
             party=min(parties & outcome.transition.parties),
             at=now,
             comment=comment,
             reason_code=reason,
             target_organization_id=target_organization_id,
+            position=Position(outcome.dest, now, 0, outcome.due_at),
         )
         _notify(session, referral, event_id, outcome.notifications, now)
         if REDIRECT_GUARD in outcome.transition.guards and target_organization_id is not None:
@@ -292,19 +289,17 @@ def run_due_deadline(
             referral.due_at = None
             session.commit()
             return False
-        referral.deadline_step += 1
-        referral.due_at = protocol.due_at(
-            referral.state, referral.state_entered_at, referral.deadline_step, referral.parameters
-        )
+        next_step = referral.deadline_step + 1
+        due_at = protocol.due_at(referral.state, referral.state_entered_at, next_step, referral.parameters)
         event_id = log_event(
             session,
             referral,
             kind=step.kind,
             trigger=None,
-            from_state=referral.state,
             actor=system,
             party="system",
             at=now,
+            position=Position(referral.state, referral.state_entered_at, next_step, due_at),
         )
         notifications = tuple(Notification(n.template, n.to) for n in step.notify)
         _notify(session, referral, event_id, notifications, now)
@@ -381,7 +376,6 @@ def update_draft(
             referral,
             kind="edited",
             trigger=None,
-            from_state=referral.state,
             actor=actor,
             party="sender",
             at=now,
@@ -543,32 +537,104 @@ def lock_referral(session: Session, referral_id: int, actor: Actor) -> Referral:
     return referral
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where a referral stands in its protocol: its state since when, and its next deadline step."""
+
+    state: str
+    entered_at: datetime
+    deadline_step: int
+    due_at: datetime | None
+
+    @classmethod
+    def of(cls, referral: Referral) -> Position:
+        return cls(referral.state, referral.state_entered_at, referral.deadline_step, referral.due_at)
+
+
+class Moving:
+    """What a protocol's machine moves in `fire`: the referral's state, apart from the mapped row.
+
+    The machine sets `state` on what it moves. Kept off the row, the move is written once,
+    with the event that records it (`log_event`), by one UPDATE on the table: the unit of
+    work's flush of a changed row cost twice that, on every action (bench/api.py).
+    """
+
+    def __init__(self, referral: Referral) -> None:
+        self.referral = referral
+        self.state = referral.state
+
+    def has_valid_consent(self, now: datetime) -> bool:
+        return self.referral.has_valid_consent(now)
+
+
+# Built once, as LOCK_REFERRAL: the writes of every action. The version condition is the one the mapper's
+# `version_id_col` would add: a writer that read an older row changes nothing.
+_REFERRALS = Referral.__table__
+SAVE_REFERRAL = (
+    update(_REFERRALS)
+    .where(_REFERRALS.c.id == bindparam("referral_id"), _REFERRALS.c.version == bindparam("seen"))
+    .values(
+        state=bindparam("state"),
+        state_entered_at=bindparam("state_entered_at"),
+        deadline_step=bindparam("deadline_step"),
+        due_at=bindparam("due_at"),
+        last_seq=bindparam("last_seq"),
+        version=bindparam("version"),
+    )
+)
+APPEND_EVENT = insert(ReferralEvent.__table__).returning(ReferralEvent.__table__.c.id)
+QUEUE_MESSAGES = insert(OutboxMessage.__table__)
+
+
 def log_event(
     session: Session,
     referral: Referral,
     *,
     kind: str,
     trigger: str | None,
-    from_state: str | None,
     actor: Actor,
     party: str,
     at: datetime,
     comment: str | None = None,
     reason_code: str | None = None,
     target_organization_id: int | None = None,
+    position: Position | None = None,
 ) -> int:
-    """Append the referral's next event-log row; returns its id."""
-    referral.last_seq += 1
-    # A plain INSERT on the table rather than the unit of work or an ORM insert: these
-    # rows are only ever appended, and this is the hot path of every action
-    # (bench/transitions.py, bench/api.py). The referral's own changes are flushed at commit.
+    """Append the referral's next event-log row and save the referral with it; returns the row's id.
+
+    `position` is where the event leaves the referral (a transition, a deadline step);
+    by default it stays where it stood. Either way the referral's row gets the new
+    sequence number and a new version, so a page or client holding the old one is
+    told the referral changed.
+    """
+    # What the caller changed through the mapped objects goes first (a draft's edit), so that
+    # the version read here is the row's; with nothing changed this costs no statement.
+    session.flush()
+    before = Position.of(referral)
+    after = position or before
+    saved = {
+        "state": after.state,
+        "state_entered_at": after.entered_at,
+        "deadline_step": after.deadline_step,
+        "due_at": after.due_at,
+        "last_seq": referral.last_seq + 1,
+        "version": referral.version + 1,
+    }
+    written = session.execute(SAVE_REFERRAL, {"referral_id": referral.id, "seen": referral.version, **saved})
+    if written.rowcount != 1:
+        raise ConcurrentUpdate(referral.id)
+    for name, value in saved.items():
+        # The object shows what the row now holds, with nothing left for the unit of work to flush.
+        set_committed_value(referral, name, value)
+    # Plain INSERTs on the table too: these rows are only ever appended, and this is
+    # the hot path of every action (bench/transitions.py, bench/api.py).
     row = {
         "referral_id": referral.id,
         "seq": referral.last_seq,
         "kind": kind,
         "trigger": trigger,
-        "from_state": from_state,
-        "to_state": referral.state,
+        "from_state": before.state,
+        "to_state": after.state,
         "actor_user_id": actor.user_id,
         "actor_party": party,
         "at": at,
@@ -576,8 +642,7 @@ def log_event(
         "reason_code": reason_code,
         "target_organization_id": target_organization_id,
     }
-    events = ReferralEvent.__table__
-    return session.execute(insert(events).returning(events.c.id), row).scalar_one()
+    return session.execute(APPEND_EVENT, row).scalar_one()
 
 
 def _notify(
@@ -613,7 +678,7 @@ def _notify(
         )
     if rows:
         # On the table, as `log_event`: nothing of these rows is read back in this transaction.
-        session.execute(insert(OutboxMessage.__table__), rows)
+        session.execute(QUEUE_MESSAGES, rows)
 
 
 # PostgreSQL's lock timeout, deadlock and serialization failure; SQLite's busy database.
