@@ -4,6 +4,8 @@ about her, gets it as a page and a file (hers, nobody else's), has it corrected 
 from __future__ import annotations
 
 import json
+import string
+import sys
 from dataclasses import replace
 
 import pytest
@@ -25,7 +27,9 @@ from service.referrals.operations import fire
 from service.referrals.operations import read_person
 from service.referrals.operations import record_consent
 from service.referrals.operations import withdraw_consent
+from service.referrals.person_rights import _FOLD_STABLE
 from service.referrals.person_rights import StillOpen
+from service.referrals.person_rights import _name_pattern
 from service.referrals.person_rights import as_json
 from service.referrals.person_rights import correct_person
 from service.referrals.person_rights import erase_person
@@ -172,6 +176,32 @@ def test_her_coordinator_finds_her_by_name_or_number(session, protocols, network
         assert find_person(session, protocols, other, name="Fictive") == []
     with pytest.raises(NotAllowed):
         find_person(session, protocols, network.womens_centre.caseworker, name="Josée")
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        ("Anna Straße-Fictive", "STRASSE"),  # "ß" folds to "ss"
+        ("İPEK Fictive", "İpek"),  # "İ" folds to "i" and a dot
+        ("ÉLODIE Fictive", "élodie"),  # SQLite's LIKE folds ASCII letters only
+        ("Marie-Ève   Fictive", "marie-ève fictive"),
+        ("Nadia\u00a0Fictive", "NADIA FICTIVE"),  # a no-break space is a space
+    ],
+)
+def test_her_name_is_found_however_it_folds(session, protocols, network, clock, stored, typed):
+    """SQL narrows the search before Python's case folding decides: it must never lose her."""
+    referral = referral_in("sent", session, protocols, network, clock, person=replace(OTHER, name=stored))
+    referral_in("sent", session, protocols, network, clock)  # Josée, whom no search here finds
+    found = find_person(session, protocols, network.womens_centre.coordinator, name=typed, clock=clock)
+    assert [m.referral_id for m in found] == [referral.id]
+
+
+def test_sql_looks_only_for_letters_no_other_character_folds_to():
+    folded_into = {c for code in range(128, sys.maxunicode + 1) for c in chr(code).casefold() if c.isascii()}
+    assert set(_FOLD_STABLE) == set(string.ascii_lowercase + string.digits) - folded_into
+    assert _name_pattern("josée fictive") == "%o%e%c%ve%"
+    assert _name_pattern("100% _x") == "%100%x%"  # LIKE's own wildcards are not searched for
+    assert _name_pattern("ß ﬁ") is None
 
 
 def test_her_file_holds_her_data_and_nobody_elses(session, protocols, network, clock, two_women):
