@@ -141,15 +141,13 @@ def remaining_recovery_codes(session: Session, user: User) -> int:
 
 
 def check_second_factor(session: Session, user: User, code: str, clock: Clock = utcnow) -> str | None:
-    """ "totp" or "recovery_code" when `code` proves her second factor, None otherwise. Commits."""
+    """ "totp" or "recovery_code" when `code` proves her second factor, None otherwise. The caller
+    commits, with what the proof was for: the code is spent then, as the act it allowed is done."""
     if check_totp(user, code, clock):
-        method = "totp"
-    elif use_recovery_code(session, user, code, clock):
-        method = "recovery_code"
-    else:
-        return None
-    session.commit()
-    return method
+        return "totp"
+    if use_recovery_code(session, user, code, clock):
+        return "recovery_code"
+    return None
 
 
 def remove_mfa(session: Session, user: User) -> None:

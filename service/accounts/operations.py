@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.accounts.mfa import check_second_factor
 from service.accounts.models import Role
 from service.accounts.models import User
 from service.accounts.models import UserSession
@@ -20,9 +21,11 @@ from service.accounts.passwords import hash_password
 from service.accounts.passwords import password_problem
 from service.accounts.passwords import password_weakness
 from service.accounts.passwords import verify_password
+from service.audit.operations import audit
 from service.clock import Clock
 from service.clock import utcnow
 from service.directory.models import Organization
+from service.referrals.actors import Actor
 
 
 class AccountProblem(ValueError):
@@ -83,11 +86,34 @@ def user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
+def actor_of(account: User | None) -> Actor:
+    """Whom an account's act is audited as; "anonymous" for an email that names no account."""
+    if account is None:
+        return Actor(user_id=None, organization_id=None, role="anonymous")
+    return Actor(user_id=account.id, organization_id=account.organization_id, role=account.role)
+
+
+def _password_opens(account: User | None, password: str) -> bool:
+    # Checked even without an account (a hash is still computed): the answer takes as long.
+    stored = account.password_hash if account is not None and account.active else None
+    return verify_password(stored, password)
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The active user with this email and password, or None (whatever was wrong)."""
-    user = user_by_email(session, email)
-    stored = user.password_hash if user is not None and user.active else None
-    return user if verify_password(stored, password) else None
+    account = user_by_email(session, email)
+    return account if _password_opens(account, password) else None
+
+
+def check_sign_in(session: Session, email: str, password: str, clock: Clock = utcnow) -> User | None:
+    """The first step of signing in: as `authenticate`, and a failure is audited, against the
+    account the email names when it names one (her coordinator sees attempts on it). Commits it."""
+    account = user_by_email(session, email)
+    if _password_opens(account, password):
+        return account
+    audit(session, "sign_in.failed", actor_of(account), clock())
+    session.commit()
+    return None
 
 
 def start_session(session: Session, user: User, clock: Clock = utcnow) -> str:
@@ -108,11 +134,29 @@ def start_session(session: Session, user: User, clock: Clock = utcnow) -> str:
 
 
 def confirm_identity(session: Session, token: str, clock: Clock = utcnow) -> None:
-    """She has just proved again who she is in this session (password, and code with MFA)."""
+    """She has just proved again who she is in this session (password, and code with MFA).
+    The caller commits."""
     row = session.scalar(select(UserSession).where(UserSession.token_hash == token_hash(token)))
     if row is not None and row.ended_at is None:
         row.authenticated_at = clock()
-        session.commit()
+
+
+def reauthenticate(
+    session: Session, user: User, token: str, password: str, code: str | None, clock: Clock = utcnow
+) -> bool:
+    """Whether she proved again who she is in this session: her password, and her code with MFA.
+
+    Audited either way, in one commit: on success the code spent (never to be replayed), the
+    session's new proof and the entry stand together; on failure only the entry is written.
+    """
+    right = verify_password(user.password_hash, password) and (
+        not user.mfa_enrolled or check_second_factor(session, user, code or "", clock) is not None
+    )
+    if right:
+        confirm_identity(session, token, clock)
+    audit(session, "reauth.succeeded" if right else "reauth.failed", actor_of(user), clock())
+    session.commit()
+    return right
 
 
 @dataclass(frozen=True)

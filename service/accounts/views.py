@@ -42,23 +42,22 @@ from service.accounts.mfa import start_enrolment
 from service.accounts.models import User
 from service.accounts.operations import SessionLimits
 from service.accounts.operations import active_sessions
-from service.accounts.operations import authenticate
+from service.accounts.operations import actor_of
 from service.accounts.operations import change_password
+from service.accounts.operations import check_sign_in
 from service.accounts.operations import confirm_identity
 from service.accounts.operations import end_session
 from service.accounts.operations import end_session_of
+from service.accounts.operations import reauthenticate
 from service.accounts.operations import session_user
 from service.accounts.operations import start_session
 from service.accounts.operations import token_hash
-from service.accounts.operations import user_by_email
 from service.accounts.passwords import MIN_LENGTH
-from service.accounts.passwords import verify_password
 from service.accounts.reauth import fresh_authentication_required
 from service.accounts.reauth import local_target
 from service.audit.operations import audit
 from service.extensions import limiter
 from service.extensions import login_manager
-from service.referrals.actors import Actor
 from service.web import quota
 from service.web.clock import request_clock
 from service.web.database import db
@@ -102,13 +101,8 @@ def require_mfa_enrolment() -> Response | None:
     return None
 
 
-def _actor(user: User) -> Actor:
-    return Actor(user_id=user.id, organization_id=user.organization_id, role=user.role)
-
-
-def _audit(action: str, user: User | None) -> None:
-    actor = _actor(user) if user is not None else Actor(user_id=None, organization_id=None, role="anonymous")
-    audit(db(), action, actor, request_clock()())
+def _audit(action: str, user: User) -> None:
+    audit(db(), action, actor_of(user), request_clock()())
     db().commit()
 
 
@@ -128,10 +122,8 @@ def sign_in() -> str | Response:
         return redirect(url_for("referrals.dashboard"))
     form = SignInForm()
     if form.validate_on_submit():
-        user = authenticate(db(), form.email.data, form.password.data)
+        user = check_sign_in(db(), form.email.data, form.password.data, request_clock())
         if user is None:
-            # Against her account when the email is one: her coordinator sees attempts on it.
-            _audit("sign_in.failed", user_by_email(db(), form.email.data))
             form.form_errors.append(_("Email or password is wrong."))
         elif user.mfa_enrolled:
             session.clear()
@@ -223,15 +215,9 @@ def confirm() -> str | Response:
     if not user.mfa_enrolled:
         del form.code
     if form.validate_on_submit():
-        right = verify_password(user.password_hash, form.password.data) and (
-            not user.mfa_enrolled
-            or check_second_factor(db(), user, form.code.data, request_clock()) is not None
-        )
-        if right:
-            confirm_identity(db(), current_user.token, request_clock())
-            _audit("reauth.succeeded", user)
+        code = form.code.data if user.mfa_enrolled else None
+        if reauthenticate(db(), user, current_user.token, form.password.data, code, request_clock()):
             return redirect(target, code=303)
-        _audit("reauth.failed", user)
         form.form_errors.append(
             _("Password or code is wrong.") if user.mfa_enrolled else _("The password is wrong.")
         )

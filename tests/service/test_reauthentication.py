@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pyotp
 import pytest
 from flask_login import login_required
+from sqlalchemy import event
 from sqlalchemy import select
 
 from service.accounts.models import User
@@ -86,6 +87,35 @@ def test_with_mfa_she_gives_her_code_too(sensitive, client, network, session, cl
     code = pyotp.TOTP(TOTP_SECRET).at(clock.now)
     assert client.post(target, data={"password": PASSWORD, "code": code}).status_code == 303
     assert client.get("/test/export").text == "the whole file"
+
+
+def test_a_confirmation_is_one_commit_and_a_failed_one_is_still_audited(
+    sensitive, client, network, session, clock
+):
+    sign_in(client, network.shelter.coordinator, session)
+    clock.advance(minutes=10)
+    target = client.get("/test/export").headers["Location"]
+    commits = []
+
+    def committed(_session):
+        commits.append(1)
+
+    event.listen(session, "after_commit", committed)
+    try:
+        assert client.post(target, data={"password": PASSWORD, "code": "000000"}).status_code == 200
+        assert len(commits) == 1
+        code = pyotp.TOTP(TOTP_SECRET).at(clock.now)
+        assert client.post(target, data={"password": PASSWORD, "code": code}).status_code == 303
+        assert len(commits) == 2
+    finally:
+        event.remove(session, "after_commit", committed)
+    logged = session.scalars(
+        select(AuditEntry.action).where(AuditEntry.user_id == network.shelter.coordinator.user_id)
+    )
+    assert list(logged)[-2:] == ["reauth.failed", "reauth.succeeded"]
+    # The code, spent with the confirmation, does not confirm twice.
+    clock.advance(minutes=10)
+    assert client.post(target, data={"password": PASSWORD, "code": code}).status_code == 200
 
 
 def test_the_window_is_a_setting(sensitive, client, network, session, clock):

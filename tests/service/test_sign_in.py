@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import event
 from sqlalchemy import select
 
 from service.accounts.models import User
@@ -66,3 +67,19 @@ def test_sign_ins_and_failures_are_in_the_audit_log(client, network, session):
     assert entry.organization_id == network.shelter.organization.id  # her coordinator sees it
     anonymous = session.scalars(select(AuditEntry.action).where(AuditEntry.user_id.is_(None)))
     assert "sign_in.failed" in list(anonymous)
+
+
+def test_a_wrong_password_reads_her_account_once(client, network, session, engine):
+    email = session.get(User, network.shelter.caseworker.user_id).email
+    statements = []
+
+    def seen(_connection, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        client.post("/sign-in", data={"email": email, "password": "wrong password!"})
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len([s for s in statements if "FROM users" in s]) == 1
+    assert len([s for s in statements if "INSERT INTO audit_entries" in s]) == 1
