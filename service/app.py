@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"))
     development = config.env == "development"
     app.config.from_mapping(
-        SECRET_KEY=config.secret_key or _secret_key(config),
+        SECRET_KEY=_secret_key(config),
         DATABASE_URL=config.resolved_database_url(),
         SESSION_COOKIE_NAME="maillage_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -113,12 +112,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _secret_key(config: Settings) -> str:
-    """The embedded default's key: made once, kept in the data folder, never in the code."""
-    if config.env != "development":
+    """The set secret key, or in development the one made once and kept in the data folder."""
+    key = config.resolved_secret_key()
+    if key is None:
         raise RuntimeError("MAILLAGE_SECRET_KEY must be set outside development (MAILLAGE_ENV=development)")
-    path = config.data_dir / "secret_key"
-    if not path.exists():
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-        path.chmod(0o600)
-    return path.read_text(encoding="utf-8").strip()
+    return key

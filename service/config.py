@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings
 from pydantic_settings import SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MAILLAGE_")
+    # A refused value is not repeated in the error: it may be a key or a password.
+    model_config = SettingsConfigDict(env_prefix="MAILLAGE_", hide_input_in_errors=True)
 
     env: Literal["development", "production"] = "production"
     """`development` relaxes what a laptop cannot provide (HTTPS cookies, a set secret key)."""
@@ -27,6 +31,13 @@ class Settings(BaseSettings):
 
     secret_key: str | None = None
     """Signs cookies and links; required outside development."""
+
+    totp_encryption_key: str | None = None
+    """Encrypts the secrets of two-step sign-in (TOTP) in the database: a Fernet key, or several
+    separated by commas, newest first (the first encrypts, each decrypts: put a new key in front
+    to rotate). Unset, a key derived from the secret key (HKDF-SHA256) is used; that key is always
+    tried last, so what it encrypted still opens once this is set. Make a key with `python -c "from
+    cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`."""
 
     base_url: str = "http://127.0.0.1:5000"
     """The address people reach Maillage at, for links in emails."""
@@ -101,6 +112,39 @@ class Settings(BaseSettings):
 
     hosting_location: str = "Québec, Canada"
     """Where the servers and the data are, as the privacy page says."""
+
+    @field_validator("totp_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: str | None) -> str | None:
+        """Refuse to start with a key that is not one: no secret could be read or written."""
+        if value is None or not value.strip():
+            return None  # unset, or set to nothing (`${MAILLAGE_TOTP_ENCRYPTION_KEY:-}`)
+        for key in value.split(","):
+            try:
+                raw = base64.urlsafe_b64decode(key.strip().encode("ascii"))
+            except ValueError:  # binascii.Error among them
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(
+                    "each key must be a Fernet key (32 bytes in url-safe base64), separated by commas: "
+                    'make one with `python -c "from cryptography.fernet import Fernet; '
+                    'print(Fernet.generate_key().decode())"`'
+                )
+        return value
+
+    def resolved_secret_key(self) -> str | None:
+        """The secret key; unset in development, the one made once and kept in `data_dir` (the
+        app makes and reads the same file); unset in production, None."""
+        if self.secret_key:
+            return self.secret_key
+        if self.env != "development":
+            return None
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
 
     def resolved_database_url(self) -> str:
         if self.database_url:

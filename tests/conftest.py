@@ -41,6 +41,10 @@ IN_CI = os.environ.get("CI") == "true"
 POSTGRES_URL = os.environ.get(
     "MAILLAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# The key two-step secrets are encrypted with, as a deployment sets it: tests that build users
+# outside an app (the demo, operations) have no secret key to derive one from. Inherited by the
+# worker and web servers the tests start. A test key, never used elsewhere.
+os.environ.setdefault("MAILLAGE_TOTP_ENCRYPTION_KEY", "dGVzdHMtb25seS10b3RwLWtleS0zMi1ieXRlcyEhISE=")
 
 
 def missing_server(what: str) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from service.accounts.encryption import EncryptedTotpSecret
 from service.db import Base
 from service.directory.models import Organization
 
@@ -39,8 +40,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
     # Multi-factor authentication (TOTP, RFC 6238). The secret is set when she starts enrolling and
-    # counts only once she has confirmed it with a first code (`mfa_enabled_at`).
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # counts only once she has confirmed it with a first code (`mfa_enabled_at`). Encrypted in the
+    # database, and read only where a code is checked or shown: a key problem stays there.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedTotpSecret(), deferred=True)
     mfa_enabled_at: Mapped[datetime | None]
     # The last 30-second step whose code was accepted: a code seen once is refused after (replay).
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)

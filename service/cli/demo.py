@@ -19,6 +19,10 @@ from service.protocols import protocol_library
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """Load a fictional Laval-like network and print the logins (once; running it again adds nothing)."""
+    # As `maillage run` does: a laptop is in development unless told otherwise. The demo's two-step
+    # secrets are encrypted with a key derived from the development secret key (`encryption`).
+    os.environ.setdefault("MAILLAGE_ENV", "development")
+    settings.cache_clear()
     ctx.invoke(upgrade)
     with command_session() as session:
         result = load_demo(session, protocol_library())
@@ -32,8 +36,8 @@ def demo(ctx: click.Context) -> None:
     click.echo("")
     click.echo(logins_table(result.logins))
     click.echo("")
-    # As `maillage run` does: a laptop is in development unless told otherwise; never print it elsewhere.
-    if os.environ.get("MAILLAGE_ENV", "development") == "development":
+    # Never printed outside development.
+    if settings().env == "development":
         click.echo(
             "Coordinators, privacy officers and the regional admin also type a code (two-step sign-in):\n"
             f"add the demo key {DEMO_TOTP_SECRET} once to an authenticator app on your phone, or print\n"

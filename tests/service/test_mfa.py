@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pyotp
 import pytest
 from click.testing import CliRunner
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service import extensions
+from service.accounts.encryption import TotpKeyError
+from service.accounts.encryption import cipher
+from service.accounts.encryption import decrypt
+from service.accounts.encryption import encrypt
 from service.accounts.mfa import new_recovery_codes
 from service.accounts.models import Role
 from service.accounts.models import User
@@ -282,3 +290,86 @@ def test_each_account_has_a_quota_of_codes_that_no_cookie_or_address_resets(time
         assert "sign_in.succeeded" not in actions(session, user.id)
     finally:
         extensions.limiter.reset()
+
+
+# The secrets at rest ---------------------------------------------------------------------------
+
+
+def stored_secret(session, user_id: int) -> str:
+    """What the database holds in her row, as a copy of it would show."""
+    return session.scalar(text("SELECT totp_secret FROM users WHERE id = :id"), {"id": user_id})
+
+
+def test_her_secret_is_encrypted_in_the_database_and_her_code_still_signs_her_in(
+    timed, app, network, session, clock
+):
+    user = enrolled(session, network.shelter.caseworker, clock)
+    stored = stored_secret(session, user.id)
+    assert TOTP_SECRET not in stored
+    assert cipher().decrypt(stored.encode()).decode() == TOTP_SECRET
+    session.expire_all()
+    assert user_of(session, user.id).totp_secret == TOTP_SECRET
+    client = app.test_client()
+    password_step(client, user)
+    assert client.post("/sign-in/code", data={"code": code_at(clock)}).status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_a_secret_no_key_opens_fails_closed_with_a_clear_log_and_no_trace_on_the_page(
+    timed, app, network, session, clock, monkeypatch, caplog
+):
+    user = enrolled(session, network.shelter.caseworker, clock)
+    # Someone changed the keys: none of those configured now opens her secret.
+    monkeypatch.setenv("MAILLAGE_TOTP_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("MAILLAGE_SECRET_KEY", "another secret key entirely")
+    settings.cache_clear()
+    session.expire_all()
+    client = app.test_client()
+    assert password_step(client, user).headers["Location"] == "/sign-in/code"
+    with caplog.at_level(logging.ERROR):
+        answer = client.post("/sign-in/code", data={"code": code_at(clock)})
+    assert answer.status_code == 500
+    for inside in ("Traceback", "TotpKeyError", "MAILLAGE_", "InvalidToken"):
+        assert inside not in answer.text
+    assert client.get("/").status_code == 302  # not signed in
+    assert "opens with none of the keys configured" in caplog.text
+    assert "sign_in.succeeded" not in actions(session, user.id)
+
+
+def test_keys_rotate_the_first_encrypts_and_each_decrypts(monkeypatch):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    monkeypatch.setenv("MAILLAGE_ENV", "production")
+    monkeypatch.delenv("MAILLAGE_SECRET_KEY", raising=False)
+    try:
+        monkeypatch.setenv("MAILLAGE_TOTP_ENCRYPTION_KEY", old)
+        settings.cache_clear()
+        under_old = encrypt(TOTP_SECRET)
+        monkeypatch.setenv("MAILLAGE_TOTP_ENCRYPTION_KEY", f"{new}, {old}")
+        settings.cache_clear()
+        assert decrypt(under_old) == TOTP_SECRET
+        assert Fernet(new).decrypt(encrypt(TOTP_SECRET).encode()).decode() == TOTP_SECRET
+        monkeypatch.setenv("MAILLAGE_TOTP_ENCRYPTION_KEY", new)
+        settings.cache_clear()
+        with pytest.raises(TotpKeyError):
+            decrypt(under_old)
+        # In production, without a key nor a secret key to derive one from, nothing is written in clear.
+        monkeypatch.delenv("MAILLAGE_TOTP_ENCRYPTION_KEY")
+        settings.cache_clear()
+        with pytest.raises(TotpKeyError, match="set MAILLAGE_TOTP_ENCRYPTION_KEY"):
+            encrypt(TOTP_SECRET)
+    finally:
+        settings.cache_clear()
+
+
+def test_a_key_that_is_not_one_stops_the_app_from_starting_without_showing_it(monkeypatch):
+    monkeypatch.setenv("MAILLAGE_ENV", "development")
+    monkeypatch.setenv("MAILLAGE_TOTP_ENCRYPTION_KEY", f"{Fernet.generate_key().decode()},half-a-key")
+    settings.cache_clear()
+    try:
+        with pytest.raises(ValidationError) as refused:
+            create_app()
+    finally:
+        settings.cache_clear()
+    assert "totp_encryption_key" in str(refused.value)
+    assert "Fernet.generate_key()" in str(refused.value)
+    assert "half-a-key" not in str(refused.value)

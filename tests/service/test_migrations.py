@@ -1,14 +1,88 @@
-"""The Alembic migrations build exactly the schema the models describe."""
+"""The Alembic migrations build exactly the schema the models describe, and carry the data over."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from cryptography.fernet import Fernet
+from sqlalchemy import text
 
+from service import migrate
+from service.config import settings
+from service.db import make_engine
 from service.models import Base
+from tests.conftest import new_postgresql_database
 
 
 def test_the_migrated_database_matches_the_models(engine):
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of its own, migrated to the newest schema: this test moves it back and forth."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'maillage.db'}"
+        migrate.upgrade(url)
+        yield url
+    else:
+        with new_postgresql_database() as url:
+            yield url
+
+
+def test_totp_secrets_are_encrypted_on_upgrade_and_decrypted_on_downgrade(fresh_url, monkeypatch):
+    key = Fernet.generate_key()
+    monkeypatch.setenv("MAILLAGE_TOTP_ENCRYPTION_KEY", key.decode())
+    settings.cache_clear()
+    config = migrate.alembic_config(fresh_url)
+    engine = make_engine(fresh_url)
+    try:
+        command.downgrade(config, "0011")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, role, password_hash, language, active, created_at,"
+                    " totp_secret) VALUES (:id, :email, 'Fictive', 'regional_admin', 'x', 'fr', true, :at,"
+                    " :secret)"
+                ),
+                [
+                    {
+                        "id": 1,
+                        "email": "one@example.org",
+                        "at": datetime.now(UTC),
+                        "secret": "JBSWY3DPEHPK3PXP",
+                    },
+                    {"id": 2, "email": "two@example.org", "at": datetime.now(UTC), "secret": None},
+                ],
+            )
+            # Someone signed in: a row refers to hers, as in any database in use.
+            connection.execute(
+                text(
+                    "INSERT INTO user_sessions (token_hash, user_id, created_at, last_seen_at)"
+                    " VALUES ('a hash', 1, :at, :at)"
+                ),
+                {"at": datetime.now(UTC)},
+            )
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            stored = dict(connection.execute(text("SELECT id, totp_secret FROM users")).all())
+        assert stored[2] is None
+        assert "JBSWY3DPEHPK3PXP" not in stored[1]
+        assert Fernet(key).decrypt(stored[1].encode()) == b"JBSWY3DPEHPK3PXP"
+
+        command.downgrade(config, "0011")
+        with engine.connect() as connection:
+            stored = dict(connection.execute(text("SELECT id, totp_secret FROM users")).all())
+        assert stored == {1: "JBSWY3DPEHPK3PXP", 2: None}
+    finally:
+        engine.dispose()
+        settings.cache_clear()
