@@ -18,11 +18,11 @@ from flask_login import login_required
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from service.accounts.models import Role
 from service.audit.operations import audit
 from service.audit.queries import PER_PAGE
 from service.audit.queries import organization_audit
 from service.referrals.models import Referral
+from service.privacy.operations import REGISTER_READERS
 from service.web.clock import request_clock
 from service.web.database import db
 
@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 blueprint = Blueprint("audit", __name__)
 
-MAY_READ = frozenset({Role.COORDINATOR, Role.PRIVACY_OFFICER})
-# What each action means, for the page; an action not listed shows its code.
+# The people who answer for the organization's protection of personal information read its trail.
+MAY_READ = REGISTER_READERS
+# Every action the app writes to the trail, and what it means: the page's filter offers them all.
 ACTIONS = {
     "access.refused": _l("Access refused"),
     "api_key.created": _l("API key made"),
@@ -83,7 +84,12 @@ def index() -> str:
     audit(session, "audit.read", current_user.actor, request_clock()())
     session.commit()
     return render_template(
-        "audit/index.html", result=result, action=action, labels=ACTIONS, per_page=PER_PAGE
+        "audit/index.html",
+        result=result,
+        action=action,
+        actions=sorted(ACTIONS),
+        labels=ACTIONS,
+        per_page=PER_PAGE,
     )
 
 

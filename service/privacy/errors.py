@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from service.errors import NotAllowed
-
 
 class PrivacyError(Exception):
-    """A change to the incident register or to a retention period was refused."""
+    """An act on the incident register or on a retention period was refused."""
 
 
 class IncidentNotFound(PrivacyError, LookupError):
@@ -39,11 +37,9 @@ class RetentionRefused(PrivacyError):
         super().__init__(f"retention period {rule}; the regional maximum is {maximum} months")
 
 
-class PrivacyNotAllowed(NotAllowed):
-    """This person's role or organization does not allow this (a 403, as for referrals)."""
+class PrivacyNotAllowed(PrivacyError):
+    """This person's role or organization does not allow this; the privacy pages answer 403."""
 
     def __init__(self, action: str) -> None:
         self.action = action
-        self.trigger = action
-        self.parties = frozenset()
-        Exception.__init__(self, f"{action!r} is not allowed to this person")
+        super().__init__(f"{action!r} is not allowed to this person")

@@ -31,6 +31,11 @@ from workflows.durations import TIME_ZONE
 
 # Who may do what ---------------------------------------------------------------
 
+# Those who answer for the organization's protection of personal information: its privacy
+# officer keeps the register, and she and its coordinators read it (and the audit log) and
+# choose its retention period.
+REGISTER_READERS = frozenset({Role.PRIVACY_OFFICER, Role.COORDINATOR})
+
 
 def may_keep_register(actor: Actor, organization_id: int | None) -> bool:
     """Only the organization's privacy officer records and corrects its incidents."""
@@ -45,7 +50,7 @@ def may_read_register(actor: Actor, organization_id: int | None) -> bool:
     """Her organization's coordinators read the register too: they answer for the organization
     and must know what happened, but the record stays the privacy officer's."""
     return (
-        actor.role in (Role.PRIVACY_OFFICER, Role.COORDINATOR)
+        actor.role in REGISTER_READERS
         and actor.organization_id is not None
         and actor.organization_id == organization_id
     )

@@ -10,6 +10,7 @@ Changes go through `service.privacy.operations`, which decide who may make them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import date
 from functools import wraps
 from typing import Any
@@ -24,6 +25,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_login import login_required
+from wtforms import StringField
 
 from service.accounts.reauth import fresh_authentication_required
 from service.config import settings
@@ -32,6 +34,7 @@ from service.privacy import operations
 from service.privacy import queries
 from service.privacy.errors import IncidentNotFound
 from service.privacy.errors import IncidentRefused
+from service.privacy.errors import PrivacyNotAllowed
 from service.privacy.errors import RetentionRefused
 from service.privacy.export import register_csv
 from service.privacy.forms import IncidentForm
@@ -51,6 +54,11 @@ blueprint = Blueprint("privacy", __name__, url_prefix="/privacy")
 @blueprint.errorhandler(IncidentNotFound)
 def not_found(_error: IncidentNotFound) -> tuple[str, int]:
     return error_page(404)
+
+
+@blueprint.errorhandler(PrivacyNotAllowed)
+def not_allowed(_error: PrivacyNotAllowed) -> tuple[str, int]:
+    return error_page(403)
 
 
 @blueprint.context_processor
@@ -187,39 +195,21 @@ def export() -> Response:
 
 
 def _details(form: IncidentForm) -> IncidentDetails:
-    return IncidentDetails(
-        description=form.description.data or "",
-        occurred_on=form.occurred_on.data,
-        occurred_until=form.occurred_until.data,
-        learned_on=form.learned_on.data,
-        people_affected=form.people_affected.data,
-        information_kinds=form.information_kinds.data or "",
-        serious_injury_risk=form.serious_injury_risk.data == "yes",
-        risk_assessment=form.risk_assessment.data or "",
-        commission_notified_on=form.commission_notified_on.data,
-        commission_not_notified_reason=form.commission_not_notified_reason.data or "",
-        people_notified_on=form.people_notified_on.data,
-        people_not_notified_reason=form.people_not_notified_reason.data or "",
-        measures=form.measures.data or "",
-    )
+    """The form's answers as the register's details: one form field per detail, of the same name."""
+    answers: dict[str, Any] = {}
+    for item in fields(IncidentDetails):
+        field = form[item.name]
+        # A text left out of the request is an empty text, not a missing one.
+        answers[item.name] = (field.data or "") if isinstance(field, StringField) else field.data
+    answers["serious_injury_risk"] = form.serious_injury_risk.data == "yes"
+    return IncidentDetails(**answers)
 
 
 def _incident_data(incident: ConfidentialityIncident) -> dict[str, date | int | str | None]:
-    return {
-        "description": incident.description,
-        "occurred_on": incident.occurred_on,
-        "occurred_until": incident.occurred_until,
-        "learned_on": incident.learned_on,
-        "people_affected": incident.people_affected,
-        "information_kinds": incident.information_kinds,
-        "serious_injury_risk": "yes" if incident.serious_injury_risk else "no",
-        "risk_assessment": incident.risk_assessment,
-        "commission_notified_on": incident.commission_notified_on,
-        "commission_not_notified_reason": incident.commission_not_notified_reason,
-        "people_notified_on": incident.people_notified_on,
-        "people_not_notified_reason": incident.people_not_notified_reason,
-        "measures": incident.measures,
-    }
+    """The incident's details as the form shows them."""
+    data = {item.name: getattr(incident, item.name) for item in fields(IncidentDetails)}
+    data["serious_injury_risk"] = "yes" if incident.serious_injury_risk else "no"
+    return data
 
 
 def _refused(form: IncidentForm, error: IncidentRefused) -> None:

@@ -4,7 +4,11 @@ coordinators read it, nobody else sees it; it is exported as a spreadsheet and n
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
+from dataclasses import asdict
+from dataclasses import fields
 from dataclasses import replace
 from datetime import date
 
@@ -214,6 +218,42 @@ def test_the_officer_updates_an_incident_from_its_page(web, session, officer, cl
     updated = session.get(ConfidentialityIncident, incident.id)
     assert (updated.description, updated.people_notified_on) == (FORM["description"], date(2026, 11, 26))
     assert len(audited(session, "incident.updated")) == 1
+
+
+def test_the_update_form_holds_every_detail_and_saves_them_back_unchanged(web, session, officer, clock):
+    incident = record_incident(session, officer, LOST_PHONE, clock=clock)
+    client = browser(web, session, officer)
+    page = client.get(f"/privacy/incidents/{incident.id}/edit").text
+    for item in fields(IncidentDetails):
+        value = getattr(LOST_PHONE, item.name)
+        if isinstance(value, date | int | str) and not isinstance(value, bool) and value != "":
+            assert html.escape(str(value)) in page, item.name
+    assert re.search(r'<input checked[^>]*value="yes"', page)
+    # Sent back as shown, nothing changes.
+    shown = {
+        item.name: "" if getattr(LOST_PHONE, item.name) is None else str(getattr(LOST_PHONE, item.name))
+        for item in fields(IncidentDetails)
+    }
+    response = client.post(
+        f"/privacy/incidents/{incident.id}/edit", data={**shown, "serious_injury_risk": "yes"}
+    )
+    assert response.status_code == 303, response.text
+    session.expire_all()
+    saved = session.get(ConfidentialityIncident, incident.id)
+    assert {item.name: getattr(saved, item.name) for item in fields(IncidentDetails)} == asdict(LOST_PHONE)
+
+
+def test_a_refusal_by_the_operation_is_a_403_page(web, session, officer, monkeypatch):
+    """Her role changed between the page's check and the operation's: refused, as any 403."""
+    client = browser(web, session, officer)
+
+    def refuse(*_args, **_kwargs):
+        raise PrivacyNotAllowed("record_incident")
+
+    monkeypatch.setattr("service.privacy.operations.record_incident", refuse)
+    response = client.post("/privacy/incidents/new", data=FORM)
+    assert response.status_code == 403
+    assert audited(session, "access.refused")
 
 
 def test_who_reaches_the_register_pages(web, session, network, officer, other_officer, clock):
