@@ -106,3 +106,10 @@ def actor_for(session: Session, token: str) -> Actor | None:
     if found is None:
         return None
     return Actor(user_id=None, organization_id=found.organization_id, role=found.role)
+
+
+def key_of(session: Session, token: str) -> ApiKey | None:
+    """The key this token is, revoked or not: whose key a refused request presented (None: no one's)."""
+    if not token.startswith(TOKEN_START):
+        return None
+    return session.scalar(select(ApiKey).where(ApiKey.token_hash == token_hash(token)))

@@ -152,9 +152,10 @@ def from_error(error: Exception, **members: Any) -> Response:
     elif isinstance(error, GuardFailed) and not isinstance(error, ConsentRequired):
         members.setdefault("guard", error.guard)
     elif isinstance(error, HTTPException):
-        allowed = dict(error.get_headers()).get("Allow")
-        if allowed:
-            headers["Allow"] = allowed
+        given = dict(error.get_headers())
+        for name in ("Allow", "Retry-After"):
+            if given.get(name):
+                headers[name] = given[name]
         if kind.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="maillage"'
     if kind.status >= 500:

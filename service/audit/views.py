@@ -10,6 +10,7 @@ import logging
 
 from flask import Blueprint
 from flask import abort
+from flask import g
 from flask import render_template
 from flask import request
 from flask_babel import lazy_gettext as _l
@@ -21,8 +22,8 @@ from werkzeug.wrappers import Response
 from service.audit.operations import audit
 from service.audit.queries import PER_PAGE
 from service.audit.queries import organization_audit
-from service.referrals.models import Referral
 from service.privacy.operations import REGISTER_READERS
+from service.referrals.models import Referral
 from service.web.clock import request_clock
 from service.web.database import db
 
@@ -95,13 +96,23 @@ def index() -> str:
 
 @blueprint.after_app_request
 def audit_refusals(response: Response) -> Response:
-    """A signed-in person refused a page (403), or a referral she may not see (404): audited.
+    """A signed-in person or an API key refused a page or an act (403), or a referral it may not see
+    (404): audited for her organization, or the key's.
 
     A 403 on a referral names it (her organization is party to it: she sees it
     but may not do this); a 404 does not, since it hides on purpose whether the
     referral exists, and her organization's auditors read the entry.
+
+    An API request acts for its key, whatever cookie it carries; a request whose
+    key is refused at the door (401) is audited there (`service.api.blueprint`).
     """
-    if response.status_code not in (403, 404) or not current_user.is_authenticated:
+    if response.status_code not in (403, 404):
+        return response
+    if request.blueprint == "api":
+        actor = g.get("api_actor")  # set by `service.api.blueprint.authenticate` once the key is known
+    else:
+        actor = current_user.actor if current_user.is_authenticated else None
+    if actor is None:
         return response
     asked = (request.view_args or {}).get("referral_id")
     if response.status_code == 404 and asked is None:
@@ -110,7 +121,7 @@ def audit_refusals(response: Response) -> Response:
     try:
         named = response.status_code == 403 and asked is not None and session.get(Referral, asked)
         referral_id = asked if named else None
-        audit(session, "access.refused", current_user.actor, request_clock()(), referral_id=referral_id)
+        audit(session, "access.refused", actor, request_clock()(), referral_id=referral_id)
         session.commit()
     except SQLAlchemyError as error:
         session.rollback()

@@ -1,19 +1,27 @@
 """Stories of API keys: a coordinator makes one on its page, sees it once, and revokes it;
-nothing but its hash is kept, and both acts are in the audit trail."""
+nothing but its hash is kept, and both acts are in the audit trail. A key refused is audited
+without being kept, and guessing keys from one address is soon held back."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import select
+from werkzeug.test import TestResponse as Response
 
+from service.api import blueprint as api_blueprint
 from service.api.keys import create_key
 from service.api.keys import revoke_key
 from service.api.models import ApiKey
+from service.app import create_app
 from service.audit.models import AuditEntry
 from service.errors import NotAllowed
+from service.extensions import limiter
+from service.web import quota
 from tests.conftest import sign_in
 
 
@@ -85,3 +93,106 @@ def test_key_pages_keep_csrf_while_the_api_needs_none(app, client, session, netw
     headers = {"Authorization": f"Bearer {token}"}
     body = {"receiver_organization_id": network.womens_centre.organization.id}
     assert client.post("/api/v1/referrals", json=body, headers=headers).status_code == 201
+
+
+# Keys refused at the door -------------------------------------------------------------------
+
+
+def refused_entries(session) -> list[AuditEntry]:
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.action == "access.refused")))
+
+
+def test_a_refused_key_is_audited_once_for_its_organization_and_never_kept(client, session, network):
+    coordinator = network.shelter.coordinator
+    made = create_key(session, coordinator, name="Ancien système", role="caseworker")
+    revoke_key(session, coordinator, made.key.id)
+    unknown = "mlg_" + "x" * 43
+
+    assert client.get("/api/v1/referrals", headers={"Authorization": f"Bearer {unknown}"}).status_code == 401
+    [anonymous] = refused_entries(session)
+    # A key no one has is no organization's, as a sign-in with an unknown email.
+    assert (anonymous.organization_id, anonymous.user_id, anonymous.referral_id) == (None, None, None)
+
+    headers = {"Authorization": f"Bearer {made.token}"}
+    assert client.get("/api/v1/referrals", headers=headers).status_code == 401
+    [revoked] = [entry for entry in refused_entries(session) if entry.id != anonymous.id]
+    # Her coordinator learns that a system still uses the revoked key.
+    assert (revoked.organization_id, revoked.user_id) == (coordinator.organization_id, None)
+    for entry in (anonymous, revoked):
+        kept = " ".join(str(getattr(entry, column.key)) for column in AuditEntry.__table__.columns)
+        assert unknown not in kept
+        assert made.token not in kept
+
+    # Without a key nothing was presented, so nothing is audited (it is counted: see below).
+    assert client.get("/api/v1/referrals").status_code == 401
+    assert len(refused_entries(session)) == 2
+
+
+def test_a_good_key_pays_one_query_and_one_count_and_writes_no_refusal(
+    client, session, engine, network, monkeypatch
+):
+    token = create_key(session, network.shelter.coordinator, name="Système", role="caseworker").token
+    counted = []
+    monkeypatch.setattr(quota, "within", lambda *args: counted.append(args[1]) or True)
+    statements = []
+
+    def seen(_connection, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)  # the test's own savepoints are no cost of the request
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        answer = client.get("/api/v1/protocols", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert answer.status_code == 200
+    # The key's lookup and the key's allowance: nothing for the refusals it is not.
+    assert len(statements) == 1
+    assert counted == ["api"]
+    assert refused_entries(session) == []
+
+
+@pytest.fixture
+def limited(app, session, monkeypatch):
+    """The app with its rate limits on and 3 failed keys a minute per address; holds forgotten after."""
+    monkeypatch.setattr(api_blueprint, "_held_until", {})
+    limited = create_app({**app.config, "RATELIMIT_ENABLED": True, "API_FAILED_KEY_LIMIT": "3 per minute"})
+    limited.extensions["maillage.sessions"] = lambda: session
+    yield limited.test_client()
+    limiter.reset()
+
+
+def test_guessing_keys_from_one_address_is_held_back(limited, session, network):
+    token = create_key(session, network.shelter.coordinator, name="Système", role="caseworker").token
+    guesser = {"REMOTE_ADDR": f"2001:db8::{uuid.uuid4().hex[:4]}:1"}
+    elsewhere = {"REMOTE_ADDR": f"2001:db8::{uuid.uuid4().hex[:4]}:2"}
+
+    def attempt(key: str | None, where: dict[str, str]) -> Response:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return limited.get("/api/v1/protocols", headers=headers, environ_overrides=where)
+
+    guesses = [attempt(f"mlg_guess{n:038d}", guesser).status_code for n in range(3)]
+    assert guesses == [401, 401, 401]
+    refused = attempt("mlg_guess" + "9" * 38, guesser)
+    assert refused.status_code == 429
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["type"].endswith("#problem-too-many-requests")
+    assert int(refused.headers["Retry-After"]) > 0
+    # Held back: even a right guess is not looked at now, nor a request without a key.
+    assert attempt(token, guesser).status_code == 429
+    assert attempt(None, guesser).status_code == 429
+    # Only the guesses within the limit are in the trail: a flood writes no more than the limit.
+    assert len(refused_entries(session)) == 3
+    # Another address is not held back by these guesses, and a good key still works there.
+    assert attempt(token, elsewhere).status_code == 200
+    assert attempt("mlg_other", elsewhere).status_code == 401
+
+
+def test_missing_keys_count_and_good_ones_do_not(limited, session, network):
+    token = create_key(session, network.shelter.coordinator, name="Système", role="caseworker").token
+    where = {"REMOTE_ADDR": f"2001:db8::{uuid.uuid4().hex[:4]}:3"}
+    good = {"Authorization": f"Bearer {token}"}
+    answers = [limited.get("/api/v1/protocols", headers=good, environ_overrides=where) for _ in range(5)]
+    assert [a.status_code for a in answers] == [200] * 5
+    answers = [limited.get("/api/v1/protocols", environ_overrides=where).status_code for _ in range(4)]
+    assert answers == [401, 401, 401, 429]

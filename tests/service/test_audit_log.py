@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from service.accounts.models import Role
+from service.api.keys import create_key
+from service.api.keys import revoke_key
 from service.audit.models import AuditEntry
 from service.audit.operations import audit
 from service.audit.queries import PER_PAGE
@@ -77,11 +79,11 @@ def test_the_audit_page_for_each_role(app, session, network, clock):
         assert f"coordinator {network.womens_centre.organization.name}" in page.text
         # Never another organization's entries.
         assert f"coordinator {network.shelter.organization.name}" not in page.text
-    # Reading the log is in the log.
-    assert entries(session, network.womens_centre.organization.id, "audit.read")
         # The filter offers every action the app audits, those not met yet too.
         assert all(f'<option value="{code}"' in page.text for code in ACTIONS)
         assert '<option value="person.exported" selected>' in page.text
+    # Reading the log is in the log.
+    assert entries(session, network.womens_centre.organization.id, "audit.read")
     for actor in (network.womens_centre.caseworker, make_user(session, None, Role.REGIONAL_ADMIN, clock)):
         assert signed_in(app, actor, session).get("/audit").status_code == 403
 
@@ -145,3 +147,30 @@ def test_every_action_the_code_audits_has_words_on_the_page():
         called |= set(re.findall(r"audit\(\s*(?:session,\s*)?\"([a-z_]+\.[a-z_]+)\"", path.read_text()))
     assert len(called) > 20, "the search found the audit calls"
     assert sorted(called - set(ACTIONS)) == []
+
+
+def test_a_refused_api_key_is_read_by_its_organizations_coordinator_only(
+    app, session, protocols, network, clock
+):
+    referral = referral_in("sent", session, protocols, network, clock)
+    legal_aid = network.legal_aid
+    made = create_key(session, legal_aid.coordinator, name="Système de dossiers", role="caseworker")
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {made.token}"}
+    assert api.get(f"/api/v1/referrals/{referral.id}", headers=headers).status_code == 404
+    revoke_key(session, legal_aid.coordinator, made.key.id)
+    assert api.get("/api/v1/referrals", headers=headers).status_code == 401
+    assert len(entries(session, legal_aid.organization.id, "access.refused")) == 2
+
+    def refused_rows(actor) -> list[str]:
+        page = signed_in(app, actor, session).get("/audit?action=access.refused")
+        assert page.status_code == 200
+        body = page.text.split("<tbody>")[1].split("</tbody>")[0] if "<tbody>" in page.text else ""
+        return re.findall(r"<tr>.*?</tr>", body, re.S)
+
+    rows = refused_rows(legal_aid.coordinator)
+    assert len(rows) == 2
+    assert all("Access refused" in row for row in rows)
+    assert made.token not in " ".join(rows)
+    # Another organization's coordinator never reads them.
+    assert refused_rows(network.shelter.coordinator) == []
