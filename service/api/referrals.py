@@ -1,7 +1,7 @@
 """`/api/v1/referrals`: open, read, list, act on a referral, and read its event log.
 
 Who sees what is decided by the same queries and operations as the pages
-(`referral_page`, `timeline`, `fire`, `read_person`): a referral another
+(`seen_referrals`, `timeline`, `fire`, `read_person`): a referral another
 organization sent or received answers 404 here exactly as one that does not
 exist.
 """
@@ -45,11 +45,13 @@ from service.errors import ReferralError
 from service.protocols import protocol_library
 from service.referrals.actors import Actor
 from service.referrals.models import Referral
-from service.referrals.models import ReferralEvent
 from service.referrals.operations import PersonDetails
 from service.referrals.operations import fire
 from service.referrals.operations import read_person
+from service.referrals.queries import SeenReferral
 from service.referrals.queries import referral_page
+from service.referrals.queries import seen_referral
+from service.referrals.queries import seen_referrals
 from service.referrals.queries import shared_with_receiver
 from service.referrals.queries import timeline
 from service.web.clock import request_clock
@@ -61,9 +63,14 @@ _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"')
 
 def represent(referral_id: int, viewer: Actor) -> ReferralOut:
     """The referral as `viewer`'s organization sees it, or ReferralNotFound."""
-    now = request_clock()()
-    page = referral_page(db(), protocol_library(), referral_id, viewer, language=problems.language(), now=now)
-    referral, state = page.referral, page.status
+    seen = seen_referral(
+        db(), protocol_library(), referral_id, viewer, language=problems.language(), now=request_clock()()
+    )
+    return _shown(seen)
+
+
+def _shown(seen: SeenReferral) -> ReferralOut:
+    referral, state = seen.referral, seen.status
     return ReferralOut(
         id=referral.id,
         version=referral.version,
@@ -79,15 +86,15 @@ def represent(referral_id: int, viewer: Actor) -> ReferralOut:
         if state.deadline
         else None,
         urgent=referral.urgent,
-        side=page.side,
+        side=seen.side,
         sender_organization_id=referral.sender_organization_id,
         receiver_organization_id=referral.receiver_organization_id,
         needs=sorted(need.code for need in referral.needs),
-        consent_valid=page.consent is not None,
+        consent_valid=seen.consent is not None,
         created_at=referral.created_at,
-        sent_at=page.sent_at,
-        redirected_from_id=page.redirected_from_id,
-        redirected_to=page.redirected_to,
+        sent_at=seen.sent_at,
+        redirected_from_id=seen.redirected_from_id,
+        redirected_to=seen.redirected_to,
         actions=[
             ActionOut(
                 trigger=action.trigger,
@@ -100,7 +107,7 @@ def represent(referral_id: int, viewer: Actor) -> ReferralOut:
                 comment=action.comment,
                 target=action.target,
             )
-            for action in page.actions
+            for action in seen.actions
         ],
     )
 
@@ -163,7 +170,10 @@ def list_referrals() -> Response:
     # sent, and what it received once sent (a key always has a role that acts on referrals).
     ids = list(db().scalars(_scan(viewer, filters, _cursor(filters.cursor)).limit(filters.limit + 1)))
     shown = ids[: filters.limit]
-    items = [represent(referral_id, viewer) for referral_id in shown]
+    seen = seen_referrals(
+        db(), protocol_library(), shown, viewer, language=problems.language(), now=request_clock()()
+    )
+    items = [_shown(referral) for referral in seen]
     next_cursor = _encode(shown[-1]) if len(ids) > filters.limit else None
     return answer(ReferralList(items=items, next_cursor=next_cursor))
 
@@ -265,30 +275,24 @@ def _minimal() -> bool:
 def events(referral_id: int) -> Response:
     session, protocols, language = db(), protocol_library(), problems.language()
     page = referral_page(session, protocols, referral_id, actor(), language=language, now=request_clock()())
-    codes = {
-        event.seq: event
-        for event in session.scalars(select(ReferralEvent).where(ReferralEvent.referral_id == referral_id))
-    }
-    items = []
-    for entry in timeline(session, protocols, page, language):
-        event = codes[entry.seq]
-        items.append(
-            EventOut(
-                seq=entry.seq,
-                at=entry.at,
-                kind=entry.kind,
-                trigger=event.trigger,
-                title=entry.title,
-                from_state=event.from_state,
-                to_state=event.to_state,
-                state_title=entry.state_title,
-                party=entry.party,
-                comment=entry.comment,
-                reason_code=event.reason_code,
-                reason=entry.reason,
-                target_organization_id=event.target_organization_id,
-            )
+    items = [
+        EventOut(
+            seq=entry.seq,
+            at=entry.at,
+            kind=entry.kind,
+            trigger=entry.trigger,
+            title=entry.title,
+            from_state=entry.from_state,
+            to_state=entry.to_state,
+            state_title=entry.state_title,
+            party=entry.party,
+            comment=entry.comment,
+            reason_code=entry.reason_code,
+            reason=entry.reason,
+            target_organization_id=entry.target_organization_id,
         )
+        for entry in timeline(session, protocols, page, language)
+    ]
     return answer(EventList(items=items))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import fields
 from datetime import date
 from datetime import datetime
 
@@ -32,6 +33,7 @@ from service.directory.models import Service
 from service.directory.models import service_needs
 from service.errors import ReferralNotFound
 from service.referrals.actors import REFERRAL_ROLES
+from service.referrals.actors import SYSTEM
 from service.referrals.actors import Actor
 from service.referrals.models import Consent
 from service.referrals.models import Referral
@@ -39,8 +41,6 @@ from service.referrals.models import ReferralEvent
 from service.referrals.models import ReferralPerson
 from service.referrals.operations import REDIRECT_GUARD
 from service.referrals.operations import SHARING_TRIGGER
-from service.referrals.operations import linked_referral_ids
-from service.referrals.operations import parties_seeing
 from workflows.loader import ProtocolLibrary
 from workflows.protocol import Protocol
 from workflows.protocol import Transition
@@ -249,29 +249,119 @@ def status(protocol: Protocol, referral: Referral, language: str, now: datetime)
 
 
 @dataclass(frozen=True)
-class ReferralPage:
+class SeenReferral:
+    """A referral as the viewer's organization sees it: where it stands and what the viewer may do now."""
+
+    referral: Referral
+    protocol: Protocol
+    parties: frozenset[str]
+    side: str  # "sender" or "receiver": the viewer's side
+    status: Status
+    actions: list[ActionInfo]
+    consent: Consent | None  # the newest one valid now
+    sent_at: datetime | None
+    redirected_from_id: int | None  # only when the viewer may see that referral
+    redirected_to: list[int]  # the linked referrals the viewer may see
+
+
+def seen_referrals(
+    session: Session,
+    protocols: ProtocolLibrary,
+    referral_ids: Iterable[int],
+    actor: Actor,
+    *,
+    language: str,
+    now: datetime,
+) -> list[SeenReferral]:
+    """Those of `referral_ids` that `actor` may see, in their order: a few queries, however many."""
+    wanted = list(dict.fromkeys(referral_ids))
+    if not wanted:
+        return []
+    loaded = {
+        referral.id: referral
+        for referral in session.scalars(
+            select(Referral)
+            .where(Referral.id.in_(wanted))
+            .options(selectinload(Referral.needs), selectinload(Referral.consents))
+        )
+    }
+    if not loaded:
+        return []
+    originals = {r.redirected_from_id for r in loaded.values() if r.redirected_from_id is not None}
+    related = session.scalars(
+        select(Referral)
+        .where(or_(Referral.id.in_(originals), Referral.redirected_from_id.in_(list(loaded))))
+        .order_by(Referral.id)
+    ).all()
+    everyone = {r.id: r for r in related} | loaded
+    linked: dict[int, list[int]] = {}
+    for referral in related:
+        if referral.redirected_from_id in loaded:
+            linked.setdefault(referral.redirected_from_id, []).append(referral.id)
+    sent = sent_times(session, everyone.keys())
+
+    def seeing(referral: Referral) -> frozenset[str]:
+        # `operations.parties_seeing`, with the sending of all these referrals read at once.
+        parties = actor.parties(referral)
+        if parties & {"receiver", "receiver_coordinator"} and referral.id not in sent:
+            return frozenset()
+        return parties - {SYSTEM}
+
+    seen = []
+    for referral in (loaded[i] for i in wanted if i in loaded):
+        parties = seeing(referral)
+        if not parties:
+            continue
+        protocol = protocols.get(referral.protocol_name, referral.protocol_version)
+        original = referral.redirected_from_id
+        valid = [c for c in referral.consents if c.is_valid(now)]
+        seen.append(
+            SeenReferral(
+                referral=referral,
+                protocol=protocol,
+                parties=parties,
+                side=_side(parties),
+                status=status(protocol, referral, language, now),
+                actions=actions_for(protocol, referral.state, parties, language),
+                consent=valid[-1] if valid else None,
+                sent_at=sent.get(referral.id),
+                redirected_from_id=original if original in everyone and seeing(everyone[original]) else None,
+                redirected_to=[i for i in linked.get(referral.id, []) if seeing(everyone[i])],
+            )
+        )
+    return seen
+
+
+def seen_referral(
+    session: Session,
+    protocols: ProtocolLibrary,
+    referral_id: int,
+    actor: Actor,
+    *,
+    language: str,
+    now: datetime,
+) -> SeenReferral:
+    """One referral as `actor` sees it, or `ReferralNotFound` if she may not see it."""
+    seen = seen_referrals(session, protocols, [referral_id], actor, language=language, now=now)
+    if not seen:
+        raise ReferralNotFound(referral_id)
+    return seen[0]
+
+
+@dataclass(frozen=True)
+class ReferralPage(SeenReferral):
     """What the page of one referral shows, but her details and the timeline.
 
     The signed-link page can show the same: it needs only an actor with the
     receiving organization's party.
     """
 
-    referral: Referral
-    protocol: Protocol
-    parties: frozenset[str]
-    side: str  # "sender" or "receiver": the viewer's side
     sender: Organization
     receiver: Organization
     protocol_title: str
-    status: Status
-    actions: list[ActionInfo]
     needs: list[str]
-    consent: Consent | None  # the newest one valid now
     agreement: ReferralAgreement | None
-    sent_at: datetime | None
     opened_by: str | None  # the name of the person who opened it
-    redirected_from_id: int | None  # only when the viewer may see that referral
-    redirected_to: list[int]  # the linked referrals the viewer may see
 
     @property
     def waits_on_viewer(self) -> bool:
@@ -298,50 +388,36 @@ def referral_page(
     now: datetime,
 ) -> ReferralPage:
     """The page data of one referral for `actor`, or `ReferralNotFound` if she may not see it."""
-    referral = session.get(Referral, referral_id)
-    parties = parties_seeing(session, referral, actor) if referral is not None else frozenset()
-    if not parties - {"system"}:
-        raise ReferralNotFound(referral_id)
-    protocol = protocols.get(referral.protocol_name, referral.protocol_version)
-    valid = [c for c in referral.consents if c.is_valid(now)]
-    redirected_from = None
-    if referral.redirected_from_id is not None:
-        original = session.get(Referral, referral.redirected_from_id)
-        if original is not None and parties_seeing(session, original, actor):
-            redirected_from = original.id
-    redirected_to = [
-        linked
-        for linked in linked_referral_ids(session, referral.id)
-        if parties_seeing(session, session.get_one(Referral, linked), actor)
-    ]
+    seen = seen_referral(session, protocols, referral_id, actor, language=language, now=now)
+    referral = seen.referral
     return ReferralPage(
-        referral=referral,
-        protocol=protocol,
-        parties=parties,
-        side=_side(parties),
+        **{field.name: getattr(seen, field.name) for field in fields(SeenReferral)},
         sender=session.get_one(Organization, referral.sender_organization_id),
         receiver=session.get_one(Organization, referral.receiver_organization_id),
-        protocol_title=protocol.spec.title.in_language(language),
-        status=status(protocol, referral, language, now),
-        actions=actions_for(protocol, referral.state, parties, language),
+        protocol_title=seen.protocol.spec.title.in_language(language),
         needs=sorted(_label(n.label_fr, n.label_en, language) for n in referral.needs),
-        consent=valid[-1] if valid else None,
         agreement=session.get(ReferralAgreement, referral.agreement_id) if referral.agreement_id else None,
-        sent_at=sent_at(session, referral.id),
         opened_by=session.scalar(select(User.name).where(User.id == referral.created_by_id))
         if referral.created_by_id
         else None,
-        redirected_from_id=redirected_from,
-        redirected_to=redirected_to,
     )
 
 
 def sent_at(session: Session, referral_id: int) -> datetime | None:
     """When the referral was first sent to the receiver; None while it never was."""
-    return session.scalar(
-        select(func.min(ReferralEvent.at)).where(
-            ReferralEvent.referral_id == referral_id, ReferralEvent.trigger == SHARING_TRIGGER
-        )
+    return sent_times(session, [referral_id]).get(referral_id)
+
+
+def sent_times(session: Session, referral_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each of the referrals that were sent to their receiver was first sent."""
+    return dict(
+        session.execute(
+            select(ReferralEvent.referral_id, func.min(ReferralEvent.at))
+            .where(
+                ReferralEvent.referral_id.in_(list(referral_ids)), ReferralEvent.trigger == SHARING_TRIGGER
+            )
+            .group_by(ReferralEvent.referral_id)
+        ).all()
     )
 
 
@@ -352,13 +428,18 @@ class TimelineEntry:
     seq: int
     at: datetime
     kind: str  # "opened", "edited", "transition", "reminder", "escalation"
+    trigger: str | None  # the protocol's name of the transition
     title: str | None  # the transition's title, or the deadline's for a reminder or escalation
+    from_state: str | None
+    to_state: str
     state_title: str
     user_name: str | None  # None: the system, or a partner through a signed link
     party: str
     organization_name: str | None  # the organization of the party that acted
     comment: str | None
-    reason: str | None
+    reason_code: str | None
+    reason: str | None  # what the code says, in the page's language
+    target_organization_id: int | None
     target_organization: str | None
     target_is_redirect: bool  # where she was redirected, rather than a resource a decline suggests
     from_redirect: bool  # the draft opened by redirecting another referral
@@ -399,7 +480,10 @@ def timeline(
                 seq=event.seq,
                 at=event.at,
                 kind=event.kind,
+                trigger=event.trigger,
                 title=title,
+                from_state=event.from_state,
+                to_state=event.to_state,
                 state_title=protocol.states[event.to_state].title.in_language(language)
                 if event.to_state in protocol.states
                 else event.to_state,
@@ -407,7 +491,9 @@ def timeline(
                 party=party,
                 organization_name=organization,
                 comment=None if from_redirect else event.comment,
+                reason_code=event.reason_code,
                 reason=reason,
+                target_organization_id=event.target_organization_id,
                 target_organization=names.get(event.target_organization_id),
                 target_is_redirect=transition is not None and REDIRECT_GUARD in transition.guards,
                 from_redirect=from_redirect,
@@ -473,16 +559,7 @@ def _listed(
     names = dict(
         session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(others))).all()
     )
-    sent = dict(
-        session.execute(
-            select(ReferralEvent.referral_id, func.min(ReferralEvent.at))
-            .where(
-                ReferralEvent.referral_id.in_([r.id for r in referrals]),
-                ReferralEvent.trigger == SHARING_TRIGGER,
-            )
-            .group_by(ReferralEvent.referral_id)
-        ).all()
-    )
+    sent = sent_times(session, [r.id for r in referrals])
     rows = []
     for referral in referrals:
         protocol = protocols.get(referral.protocol_name, referral.protocol_version)

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,7 +24,10 @@ from service.referrals.models import Consent
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
 from service.referrals.operations import fire
+from service.referrals.operations import record_consent
 from service.web import quota
+from tests.conftest import Side
+from tests.conftest import sign_in
 from tests.service.test_referral_pages import HER
 from tests.service.test_referral_pages import PERSON
 from tests.service.test_referral_pages import referral_in
@@ -372,3 +379,192 @@ def test_a_client_that_prefers_minimal_answers_gets_the_etag_only(
     assert done.data == b""
     assert done.headers["Preference-Applied"] == "return=minimal"
     assert done.headers["ETag"] == shelter.get(f"/referrals/{referral.id}").headers["ETag"]
+
+
+def refusals(session: Session) -> list[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.action == "access.refused").order_by(AuditEntry.id)
+    return list(session.scalars(query))
+
+
+def test_a_key_refused_a_referral_is_audited_once_for_its_organization(
+    centre, shelter, legal_aid, session, network, protocols, clock
+):
+    referral = referral_in("sent", session, protocols, network, clock)
+    # Legal aid's key asks for a referral between two others: 404, and one entry that does not name it.
+    assert legal_aid.get(f"/referrals/{referral.id}/person").status_code == 404
+    [hidden] = refusals(session)
+    assert (hidden.organization_id, hidden.user_id, hidden.referral_id) == (
+        network.legal_aid.organization.id,
+        None,
+        None,
+    )
+    # A caseworker's key may not choose the protocol: 403, one entry for the centre.
+    body = {"receiver_organization_id": network.shelter.organization.id, "protocol": "urgent"}
+    assert centre.post("/referrals", body).status_code == 403
+    [refused] = [entry for entry in refusals(session) if entry.id != hidden.id]
+    assert (refused.organization_id, refused.user_id) == (network.womens_centre.organization.id, None)
+
+
+def test_conflicts_invalid_input_and_successes_are_not_refusals(shelter, session, network, protocols, clock):
+    """A 409 says the referral moved on or this act does not fit its state: the key may act on it,
+    so nothing was refused; nor is a 422 (what was sent), nor a success."""
+    referral = referral_in("sent", session, protocols, network, clock)
+    assert shelter.get(f"/referrals/{referral.id}").status_code == 200
+    stale = shelter.post(
+        f"/referrals/{referral.id}/actions", {"trigger": "acknowledge"}, **{"If-Match": '"0"'}
+    )
+    assert stale.status_code == 409
+    assert shelter.post(f"/referrals/{referral.id}/actions", {"trigger": "nope"}).status_code == 422
+    assert shelter.post(f"/referrals/{referral.id}/actions", {"trigger": "acknowledge"}).status_code == 200
+    assert refusals(session) == []
+
+
+def test_a_key_is_audited_as_itself_whatever_cookie_comes_with_it(
+    client, legal_aid, session, network, protocols, clock
+):
+    """A browser signed in at another organization that also sends legal aid's key: the API acts
+    for the key, so the refusal is legal aid's, once."""
+    referral = referral_in("sent", session, protocols, network, clock)
+    sign_in(client, network.shelter.caseworker, session)
+    assert legal_aid.get(f"/referrals/{referral.id}").status_code == 404
+    assert [entry.organization_id for entry in refusals(session)] == [network.legal_aid.organization.id]
+
+
+def test_an_id_past_any_row_is_refused_after_the_key_is_checked(client, legal_aid, session, network):
+    too_large = 2**31
+    assert (
+        client.get(f"/api/v1/referrals/{too_large}", headers={"Authorization": "Bearer x"}).status_code == 401
+    )
+    assert legal_aid.get(f"/referrals/{too_large}").status_code == 404
+    assert [entry.organization_id for entry in refusals(session)] == [None, network.legal_aid.organization.id]
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements sent on `engine` meanwhile."""
+    sent: list[str] = []
+
+    def record(_connection, _cursor, statement, *_args) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def redirected(
+    referral: Referral, to: Side, session, protocols, network, clock, *, send: bool = True
+) -> Referral:
+    """The receiver redirects `referral` to `to`; the centre sends the linked draft with her consent."""
+    receiver = next(
+        side.caseworker
+        for side in (network.shelter, network.legal_aid)
+        if side.organization.id == referral.receiver_organization_id
+    )
+    if referral.state == "sent":
+        fire(session, protocols, referral.id, "acknowledge", receiver, clock=clock)
+    fire(
+        session,
+        protocols,
+        referral.id,
+        "redirect",
+        receiver,
+        reason="better_fit",
+        target_organization_id=to.organization.id,
+        clock=clock,
+    )
+    linked = session.scalars(select(Referral).where(Referral.redirected_from_id == referral.id)).one()
+    if not send:
+        return linked
+    centre = network.womens_centre.caseworker
+    record_consent(session, linked.id, centre, method="verbal", shared_with="Nom", purpose="Hébergement")
+    return fire(session, protocols, linked.id, "send", centre, clock=clock)
+
+
+def test_a_page_of_the_list_costs_the_same_queries_whatever_its_size(
+    centre, shelter, engine, session, network, protocols, clock
+):
+    for _ in range(18):
+        referral_in("sent", session, protocols, network, clock)
+    original = referral_in("received", session, protocols, network, clock)
+    redirected(original, network.legal_aid, session, protocols, network, clock)
+    referral_in("accepted", session, protocols, network, clock, urgent=True)
+    centre.get("/referrals?limit=1")  # the key's first use, and anything a process reads once
+
+    for api in (centre, shelter):
+        cost = {}
+        for size in (3, 20):
+            session.expunge_all()
+            with statements(engine) as sent:
+                page = api.get(f"/referrals?limit={size}")
+            assert len(page.get_json()["items"]) == size
+            cost[size] = len(sent)
+        assert cost[3] == cost[20], cost
+
+
+def test_each_listed_referral_is_what_reading_it_alone_gives(
+    centre, shelter, legal_aid, session, network, protocols, clock
+):
+    """Redirected referrals in the mix: each organization sees only the links to referrals it may see."""
+    referral_in("declined", session, protocols, network, clock)
+    referral_in("draft", session, protocols, network, clock)
+    referral_in("accepted", session, protocols, network, clock, urgent=True)
+    to_shelter = referral_in("received", session, protocols, network, clock)
+    to_legal_aid = redirected(to_shelter, network.legal_aid, session, protocols, network, clock)
+    back_to_shelter = redirected(to_legal_aid, network.shelter, session, protocols, network, clock)
+    referral_in("sent", session, protocols, network, clock)
+    left = referral_in("received", session, protocols, network, clock)
+    draft = redirected(left, network.legal_aid, session, protocols, network, clock, send=False)
+
+    listed = {}
+    for name, api in (("centre", centre), ("shelter", shelter), ("legal aid", legal_aid)):
+        items = api.get("/referrals?limit=100").get_json()["items"]
+        for item in items:
+            alone = api.get(f"/referrals/{item['id']}")
+            assert alone.status_code == 200
+            assert item == alone.get_json(), (name, item["id"])
+        listed[name] = {item["id"]: item for item in items}
+
+    links = {
+        name: {
+            i: (listed[name][i]["redirected_from_id"], listed[name][i]["redirected_to"])
+            for i in (to_shelter.id, to_legal_aid.id, back_to_shelter.id, left.id, draft.id)
+            if i in listed[name]
+        }
+        for name in listed
+    }
+    assert links["centre"] == {
+        to_shelter.id: (None, [to_legal_aid.id]),
+        to_legal_aid.id: (to_shelter.id, [back_to_shelter.id]),
+        back_to_shelter.id: (to_legal_aid.id, []),
+        left.id: (None, [draft.id]),
+        draft.id: (left.id, []),
+    }
+    # The shelter received the first and the last, and never learns of the one between;
+    # legal aid learns of none of the shelter's, and of the draft only once it is sent.
+    assert links["shelter"] == {
+        to_shelter.id: (None, []),
+        back_to_shelter.id: (None, []),
+        left.id: (None, []),
+    }
+    assert links["legal aid"] == {to_legal_aid.id: (None, [])}
+    assert len(listed["centre"]) == 9
+    assert listed["shelter"][back_to_shelter.id]["side"] == "receiver"
+
+
+def test_the_event_log_says_where_she_was_redirected(centre, shelter, session, network, protocols, clock):
+    referral = referral_in("received", session, protocols, network, clock)
+    redirected(referral, network.legal_aid, session, protocols, network, clock)
+    for api in (centre, shelter):
+        *_, last = api.get(f"/referrals/{referral.id}/events").get_json()["items"]
+        assert (last["trigger"], last["from_state"], last["to_state"]) == (
+            "redirect",
+            "received",
+            "redirected",
+        )
+        assert (last["reason_code"], last["target_organization_id"]) == (
+            "better_fit",
+            network.legal_aid.organization.id,
+        )
