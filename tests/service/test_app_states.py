@@ -1,7 +1,9 @@
 """The app driven through random stories: organizations open, send and answer referrals, time
-passes and deadlines fire, people of every organization try to read every referral. After each
-step: no organization reads another's referral, a finished referral stays finished, and each
-referral's event log replays to its state.
+passes and deadlines fire, people of every role (and the organizations' API keys) try to read and
+move every referral. After each step: no one sees a referral her organization did not send or, once
+sent, receive, and privacy officers and the regional admin see none, on every path that shows
+referrals (the access rule of the pages and the API, the dashboard, the inbox); a finished referral
+stays finished; and each referral's event log replays to its state.
 
 Hypothesis's stateful testing (`RuleBasedStateMachine`) writes the stories; each runs in a
 transaction of its own, rolled back afterwards, on SQLite and on PostgreSQL.
@@ -28,28 +30,45 @@ from hypothesis.stateful import run_state_machine_as_test
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.accounts.mfa import mfa_required
+from service.accounts.models import Role
 from service.accounts.models import User
 from service.accounts.operations import start_session
+from service.api.keys import create_key
 from service.app import create_app
 from service.config import settings as maillage_settings
 from service.errors import ReferralError
+from service.referrals.actors import Actor
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
 from service.referrals.operations import PersonDetails
 from service.referrals.operations import due_referral_ids
 from service.referrals.operations import fire
 from service.referrals.operations import open_referral
+from service.referrals.operations import parties_seeing
 from service.referrals.operations import record_consent
 from service.referrals.operations import run_due_deadline
-from service.referrals.operations import was_sent
+from service.referrals.queries import dashboard
+from service.referrals.queries import inbox
+from tests.conftest import PASSWORD_HASH
 from tests.conftest import Clock
 from tests.conftest import Side
+from tests.conftest import enrol_in_mfa
 from tests.conftest import make_side
 
 ORGANIZATIONS = ("centre", "shelter", "legal_aid")
 PROTOCOLS = ("standard", "urgent", "accompanied")
 ENDINGS = frozenset({"discard", "cancel", "decline", "redirect"})
 EVERY_PARTY = frozenset({"sender", "sender_coordinator", "receiver", "receiver_coordinator"})
+# Everyone who signs in: each organization's people of every role, and the region's admin.
+REGION = "region"
+PEOPLE = (
+    *((o, r) for o in ORGANIZATIONS for r in (Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT)),
+    *((o, Role.PRIVACY_OFFICER) for o in ORGANIZATIONS),
+    (REGION, Role.REGIONAL_ADMIN),
+)
+# Those whose work is referrals; a privacy officer and a regional admin must see none.
+READING_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT})
 # Enough steps to reach the end of a protocol and beyond, few enough to stay well under a minute on both
 # databases; derandomized, so CI replays the same stories.
 STORIES = settings(
@@ -95,32 +114,81 @@ def test_no_story_breaks_isolation_finality_or_the_event_log(engine, protocols, 
                 name: make_side(self.session, f"Organisme fictif {name}", self.clock.now)
                 for name in ORGANIZATIONS
             }
+            self.people: dict[tuple[str, str], Actor] = {}
+            for name, side in self.sides.items():
+                self.people[name, Role.CASEWORKER] = side.caseworker
+                self.people[name, Role.COORDINATOR] = side.coordinator
+                for role in (Role.PARTNER_CONTACT, Role.PRIVACY_OFFICER):
+                    self.people[name, role] = self.add_person(side.organization.id, role)
+            self.people[REGION, Role.REGIONAL_ADMIN] = self.add_person(None, Role.REGIONAL_ADMIN)
+            for actor in self.people.values():
+                # Whose role requires a second factor has one, or every page sends her to set it up.
+                user = self.session.get(User, actor.user_id)
+                if mfa_required(user.role):
+                    enrol_in_mfa(self.session, user, self.clock.now)
+            # Each organization's records system reads through the API with a caseworker's key.
+            self.tokens = {
+                name: create_key(
+                    self.session,
+                    side.coordinator,
+                    name="Système fictif",
+                    role=Role.CASEWORKER,
+                    clock=self.clock,
+                ).token
+                for name, side in self.sides.items()
+            }
             self.session.commit()
             # Ids, not rows: the app's requests close the shared session, which detaches its rows.
             self.organization_ids = {name: side.organization.id for name, side in self.sides.items()}
             story_app.extensions["maillage.sessions"] = lambda: self.session
             story_app.config["CLOCK"] = self.clock
-            self.clients: dict[str, object] = {}
+            self.clients: dict[tuple[str, str], object] = {}
             self.finished: dict[int, str] = {}
             self.names: dict[int, str] = {}
+            # The test's own record of each referral's two organizations and of those sent, kept from
+            # what it did, not read back from the app's access rule.
+            self.hands: dict[int, tuple[int, int]] = {}
+            self.sent: set[int] = set()
 
         def teardown(self) -> None:
             self.session.close()
             self.transaction.rollback()
             self.connection.close()
 
-        def client(self, organization: str):
-            """A browser signed in as the organization's caseworker (a server-side session, no form:
-            hashing the password each story would cost a second)."""
-            if organization not in self.clients:
-                user = self.session.get(User, self.sides[organization].caseworker.user_id)
+        def add_person(self, organization_id: int | None, role: str) -> Actor:
+            user = User(
+                email=f"{role}@{organization_id or REGION}.example.org",
+                name=f"{role} {organization_id or REGION}",
+                organization_id=organization_id,
+                role=role,
+                password_hash=PASSWORD_HASH,
+                created_at=self.clock.now,
+            )
+            self.session.add(user)
+            self.session.flush()
+            return Actor(user_id=user.id, organization_id=organization_id, role=role)
+
+        def client(self, person: tuple[str, str]):
+            """A browser signed in as this person (a server-side session, no form: hashing the
+            password and typing a code each story would cost a second)."""
+            if person not in self.clients:
+                user = self.session.get(User, self.people[person].user_id)
                 token = start_session(self.session, user, self.clock)
                 client = story_app.test_client()
                 with client.session_transaction() as cookie:
                     cookie["_user_id"] = token
                     cookie["_fresh"] = True
-                self.clients[organization] = client
-            return self.clients[organization]
+                self.clients[person] = client
+            return self.clients[person]
+
+        def sees(self, actor: Actor, referral_id: int) -> bool:
+            """What the rules let `actor` see: what her organization sent, or received once sent."""
+            if actor.role not in READING_ROLES:
+                return False
+            sender, receiver = self.hands[referral_id]
+            return actor.organization_id == sender or (
+                actor.organization_id == receiver and referral_id in self.sent
+            )
 
         # Steps --------------------------------------------------------------------------
 
@@ -144,6 +212,7 @@ def test_no_story_breaks_isolation_finality_or_the_event_log(engine, protocols, 
                 clock=self.clock,
             )
             self.names[referral.id] = name
+            self.hands[referral.id] = (self.organization_ids[sender], self.organization_ids[receiver])
             return referral.id
 
         @rule(referral_id=referrals)
@@ -182,12 +251,10 @@ def test_no_story_breaks_isolation_finality_or_the_event_log(engine, protocols, 
                     "cancel",
                 ]
             ),
-            organization=st.sampled_from(ORGANIZATIONS),
-            coordinator=st.booleans(),
+            person=st.sampled_from(PEOPLE),
         )
-        def act(self, referral_id: int, trigger: str, organization: str, coordinator: bool) -> None:
-            side = self.sides[organization]
-            actor = side.coordinator if coordinator else side.caseworker
+        def act(self, referral_id: int, trigger: str, person: tuple[str, str]) -> None:
+            actor = self.people[person]
             self.session.expire_all()
             referral = self.session.get(Referral, referral_id)
             before = (referral.state, referral.last_seq)
@@ -219,8 +286,9 @@ def test_no_story_breaks_isolation_finality_or_the_event_log(engine, protocols, 
                 after = self.session.get(Referral, referral_id)
                 assert (after.state, after.last_seq) == before, "a refused action changed nothing"
                 return
-            # It went through: then the actor was one of its two organizations.
-            assert actor.parties(referral), f"{organization} acted on another organization's referral"
+            # It went through: then the actor was one of its two organizations, and could see it.
+            assert self.sees(actor, referral_id), f"{person} acted on a referral not hers"
+            self.sent |= {referral_id} if trigger == "send" else set()
             event(f"fired {trigger}")
 
         @rule(referral_id=referrals, data=st.data(), steps=st.integers(min_value=1, max_value=6))
@@ -271,6 +339,7 @@ def test_no_story_breaks_isolation_finality_or_the_event_log(engine, protocols, 
                 except ReferralError:
                     self.session.rollback()
                     return
+                self.sent |= {referral_id} if transition.trigger == "send" else set()
                 event(f"advanced by {transition.trigger}")
 
         @rule(days=st.integers(min_value=1, max_value=10))
@@ -281,22 +350,82 @@ def test_no_story_breaks_isolation_finality_or_the_event_log(engine, protocols, 
                 run_due_deadline(self.session, protocols, referral_id, clock=self.clock)
             self.clients.clear()  # sessions end when unused this long; sign in again
 
-        @rule(referral_id=referrals, organization=st.sampled_from(ORGANIZATIONS))
-        def read(self, referral_id: int, organization: str) -> None:
-            referral = self.session.get(Referral, referral_id)
-            organization_id = self.organization_ids[organization]
-            page = self.client(organization).get(f"/referrals/{referral_id}")
-            sender = organization_id == referral.sender_organization_id
-            receiver = organization_id == referral.receiver_organization_id
-            if sender or (receiver and was_sent(self.session, referral_id)):
-                assert page.status_code == 200, (organization, page.status_code)
+        @rule(referral_id=referrals, person=st.sampled_from(PEOPLE))
+        def read(self, referral_id: int, person: tuple[str, str]) -> None:
+            self.check_dashboard(person)
+            self.check_inbox(person)
+            page = self.client(person).get(f"/referrals/{referral_id}")
+            if self.sees(self.people[person], referral_id):
+                assert page.status_code == 200, (person, page.status_code)
                 event("read by a party")
             else:
-                event("read refused to a non-party")
-                assert page.status_code in (403, 404), (organization, page.status_code)
+                event(f"read refused to a {person[1]} not a party")
+                assert page.status_code == 404, (person, page.status_code)
                 assert self.names[referral_id] not in page.text
 
+        @rule(referral_id=referrals, organization=st.sampled_from(ORGANIZATIONS))
+        def read_through_the_api(self, referral_id: int, organization: str) -> None:
+            key = Actor(
+                user_id=None, organization_id=self.organization_ids[organization], role=Role.CASEWORKER
+            )
+            headers = {"Authorization": f"Bearer {self.tokens[organization]}"}
+            api = story_app.test_client()
+            one = api.get(f"/api/v1/referrals/{referral_id}", headers=headers)
+            if self.sees(key, referral_id):
+                assert one.status_code == 200, (organization, one.status_code)
+            else:
+                event("API read refused to a non-party")
+                assert one.status_code == 404, (organization, one.status_code)
+                assert self.names[referral_id] not in one.text
+            listed = api.get("/api/v1/referrals?limit=100", headers=headers)
+            assert listed.status_code == 200, listed.text
+            theirs = {i for i in self.hands if self.sees(key, i)}
+            assert {item["id"] for item in listed.json["items"]} == theirs, organization
+
         # After every step -----------------------------------------------------------------
+
+        @invariant()
+        def no_one_sees_a_referral_not_hers(self) -> None:
+            """Every person against every referral, through the access rule of the pages and the API:
+            she sees what the rules let her see, and nothing else. And each organization's whole list,
+            its coordinator's dashboard, is what the organization may see (none for the others)."""
+            self.session.expire_all()
+            referrals = list(self.session.scalars(select(Referral)))
+            for referral in referrals:
+                hands = (referral.sender_organization_id, referral.receiver_organization_id)
+                if referral.id not in self.hands:
+                    # Opened by a redirect: the original sender's new draft to another organization.
+                    origin = referral.redirected_from_id
+                    assert origin in self.hands, f"referral {referral.id} opened from nowhere"
+                    assert hands[0] == self.hands[origin][0], f"referral {referral.id} opened for another"
+                    self.hands[referral.id] = hands
+                assert hands == self.hands[referral.id], f"referral {referral.id} changed hands"
+            for person, actor in self.people.items():
+                for referral in referrals:
+                    seen = bool(parties_seeing(self.session, referral, actor) - {"system"})
+                    assert seen == self.sees(actor, referral.id), (person, referral.id, seen)
+                if actor.role not in (Role.CASEWORKER, Role.PARTNER_CONTACT):
+                    # Hers is a part of her coordinator's dashboard: checked when she reads.
+                    self.check_dashboard(person)
+
+        def check_dashboard(self, person: tuple[str, str]) -> None:
+            """Her dashboard lists only what she may see; a coordinator's, all of it."""
+            actor, hers = self.people[person], self.hers(person)
+            board = dashboard(self.session, protocols, actor, language="fr", now=self.clock())
+            listed = {row.id for rows in (board.ours, board.theirs, board.finished) for row in rows}
+            assert listed <= hers, (person, listed - hers)
+            if actor.role == Role.COORDINATOR and board.finished_total == len(board.finished):
+                assert listed == hers, (person, hers - listed)  # all of it, unless finished ones are cut
+
+        def check_inbox(self, person: tuple[str, str]) -> None:
+            """Her inbox lists what her organization received, once sent."""
+            actor = self.people[person]
+            received = {i for i in self.hers(person) if self.hands[i][1] == actor.organization_id}
+            listed = inbox(self.session, protocols, actor, language="fr", now=self.clock())
+            assert {row.id for row in listed} == received, person
+
+        def hers(self, person: tuple[str, str]) -> set[int]:
+            return {i for i in self.hands if self.sees(self.people[person], i)}
 
         @invariant()
         def finished_referrals_stay_finished(self) -> None:
