@@ -43,7 +43,19 @@ def test_a_session_ends_12_hours_after_sign_in_even_in_use(app, client, network,
 def test_the_limits_are_settings(app, client, network, session, clock):
     app.config["SESSION_IDLE_MINUTES"] = 5
     signed_in_at(app, client, network, session, clock)
+    clock.advance(minutes=4)
+    assert client.get("/").status_code == 200
     clock.advance(minutes=6)
+    assert client.get("/").status_code == 302
+
+
+def test_the_longest_a_session_lasts_is_a_setting(app, client, network, session, clock):
+    app.config["SESSION_MAX_HOURS"] = 2
+    signed_in_at(app, client, network, session, clock)
+    for _ in range(4):  # in use every 29 minutes, never idle: 1 h 56 after signing in
+        clock.advance(minutes=29)
+        assert client.get("/").status_code == 200
+    clock.advance(minutes=5)
     assert client.get("/").status_code == 302
 
 
