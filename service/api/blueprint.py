@@ -24,10 +24,13 @@ from typing import TypeVar
 
 from flask import Blueprint
 from flask import Flask
+from flask import Request
 from flask import Response
 from flask import current_app
 from flask import g
 from flask import request
+from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SessionMixin
 from limits import parse
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
@@ -56,6 +59,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
 # Endpoints anyone may read: the document and its rendered reference.
 PUBLIC = frozenset({"api.openapi", "api.reference"})
+REFERENCE = PREFIX + "/reference"
 
 # Requests without an active key one address may make (`API_FAILED_KEY_LIMIT` in the app config).
 DEFAULT_FAILED_KEY_LIMIT = "10 per minute"
@@ -191,7 +195,24 @@ def any_error(error: Exception) -> Response:
 
 
 def _in_api() -> bool:
-    return request.path == PREFIX or request.path.startswith(PREFIX + "/")
+    return _is_api_path(request.path)
+
+
+def _is_api_path(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """The signed-cookie session, for pages. A call to the API acts by its key alone: it gets a
+    null session, so a cookie it carries is neither read nor written back, and neither costs time.
+
+    The reference is a page (it shows who is signed in), so it keeps hers.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if _is_api_path(request.path) and request.path != REFERENCE:
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def register(app: Flask) -> None:
@@ -205,6 +226,7 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(blueprint)
     app.register_blueprint(key_pages)
+    app.session_interface = PageSessions()
 
     # An address under /api/v1 that matches no route (or not with this method) never reaches the
     # blueprint's handlers: answer those in problem+json too, and leave pages their error pages.

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from flask import request
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy import event
@@ -428,6 +429,19 @@ def test_a_key_is_audited_as_itself_whatever_cookie_comes_with_it(
     sign_in(client, network.shelter.caseworker, session)
     assert legal_aid.get(f"/referrals/{referral.id}").status_code == 404
     assert [entry.organization_id for entry in refusals(session)] == [network.legal_aid.organization.id]
+
+
+def test_a_call_to_the_api_never_opens_the_browsers_session(app, client, session, network):
+    """A browser sends her page session's cookie with every call: the API acts by key alone and
+    does not even read it. The reference, a page, still knows who she is."""
+    sign_in(client, network.shelter.caseworker, session)
+    cookie = (
+        f"{app.config['SESSION_COOKIE_NAME']}={client.get_cookie(app.config['SESSION_COOKIE_NAME']).value}"
+    )
+    for path, read in (("/api/v1/referrals", False), ("/api/v1/reference", True), ("/", True)):
+        with app.test_request_context(path, headers={"Cookie": cookie}):
+            opened = app.session_interface.open_session(app, request)
+            assert bool(opened) is read, path  # her session names her; a null one is empty
 
 
 def test_an_id_past_any_row_is_refused_after_the_key_is_checked(client, legal_aid, session, network):
