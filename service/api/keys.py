@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam
@@ -78,6 +79,7 @@ def revoke_key(session: Session, actor: Actor, key_id: int, *, clock: Clock = ut
         key.revoked_by_id = actor.user_id
         audit(session, "api_key.revoked", actor, now)
         session.commit()
+        _remembered.pop(key.token_hash, None)
     return key
 
 
@@ -95,17 +97,38 @@ ACTIVE_KEY = select(_KEYS.c.organization_id, _KEYS.c.role).where(
 )
 
 
+# How long this process trusts what it last read of an active key. A client sends the same key with
+# every call, and reading it again each time was one database round trip in seven of an action
+# (bench/api.py). Revoking a key forgets it in the revoking process at once; another web process
+# may still accept it for at most this long.
+KEY_MEMORY_SECONDS = 1.0
+# Keys remembered at most: past this many the memory starts over (a flood of new keys cannot grow it).
+MAX_REMEMBERED = 1024
+_remembered: dict[str, tuple[float, Actor]] = {}
+
+
 def actor_for(session: Session, token: str) -> Actor | None:
     """Who acts with this token: its organization with the key's role, or None for an unknown or revoked key.
 
-    An API actor has no user: the event log says the organization's side acted.
+    An API actor has no user: the event log says the organization's side acted. Only active
+    keys are remembered (`KEY_MEMORY_SECONDS`): a key just made works at once.
     """
     if not token.startswith(TOKEN_START):
         return None
-    found = session.execute(ACTIVE_KEY, {"token_hash": token_hash(token)}).one_or_none()
+    digest = token_hash(token)
+    now = time.monotonic()
+    remembered = _remembered.get(digest)
+    if remembered is not None and now - remembered[0] < KEY_MEMORY_SECONDS:
+        return remembered[1]
+    found = session.execute(ACTIVE_KEY, {"token_hash": digest}).one_or_none()
     if found is None:
+        _remembered.pop(digest, None)
         return None
-    return Actor(user_id=None, organization_id=found.organization_id, role=found.role)
+    actor = Actor(user_id=None, organization_id=found.organization_id, role=found.role)
+    if len(_remembered) >= MAX_REMEMBERED:
+        _remembered.clear()
+    _remembered[digest] = (now, actor)
+    return actor
 
 
 def key_of(session: Session, token: str) -> ApiKey | None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse as Response
 
 from service.api import blueprint as api_blueprint
+from service.api import keys
 from service.api.keys import create_key
 from service.api.keys import revoke_key
 from service.api.models import ApiKey
@@ -150,6 +151,42 @@ def test_a_good_key_pays_one_query_and_one_count_and_writes_no_refusal(
     assert len(statements) == 1
     assert counted == ["api"]
     assert refused_entries(session) == []
+
+
+def test_a_key_is_read_once_a_second_and_a_revocation_here_counts_at_once(
+    client, session, engine, network, monkeypatch
+):
+    coordinator = network.shelter.coordinator
+    made = create_key(session, coordinator, name="Système", role="caseworker")
+    headers = {"Authorization": f"Bearer {made.token}"}
+    reads = []
+
+    def seen(_connection, _cursor, statement, *_args):
+        if "api_keys" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert [client.get("/api/v1/protocols", headers=headers).status_code for _ in range(3)] == [200] * 3
+        assert len(reads) == 1  # her system's next calls, within the second, trust what was read
+
+        # Another web process revokes it: this one accepts it while it remembers it, then reads again.
+        monkeypatch.setattr(keys, "KEY_MEMORY_SECONDS", 3600)
+        session.get(ApiKey, made.key.id).revoked_at = made.key.created_at
+        session.commit()
+        assert client.get("/api/v1/protocols", headers=headers).status_code == 200
+        monkeypatch.setattr(keys, "KEY_MEMORY_SECONDS", 0)
+        assert client.get("/api/v1/protocols", headers=headers).status_code == 401
+
+        # Revoked in this process, through the page: refused at once, however long the memory.
+        monkeypatch.setattr(keys, "KEY_MEMORY_SECONDS", 3600)
+        other = create_key(session, coordinator, name="Autre", role="caseworker")
+        other_headers = {"Authorization": f"Bearer {other.token}"}
+        assert client.get("/api/v1/protocols", headers=other_headers).status_code == 200
+        revoke_key(session, coordinator, other.key.id)
+        assert client.get("/api/v1/protocols", headers=other_headers).status_code == 401
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 @pytest.fixture

@@ -514,7 +514,7 @@ def test_a_page_of_the_list_costs_the_same_queries_whatever_its_size(
             with statements(engine) as sent:
                 page = api.get(f"/referrals?limit={size}")
             assert len(page.get_json()["items"]) == size
-            cost[size] = len(sent)
+            cost[size] = len([sql for sql in sent if "api_keys" not in sql])  # the key: once a second
         assert cost[3] == cost[20], cost
 
 
