@@ -11,6 +11,7 @@ SYSTEM = "system"
 # The roles that work on referrals. A privacy officer keeps the incident register and a
 # regional admin reads aggregates: neither needs to read a woman's referral, so neither does.
 REFERRAL_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT})
+RECEIVING = frozenset({"receiver", "receiver_coordinator"})
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,15 @@ class Actor:
         if self.organization_id == referral.receiver_organization_id:
             return frozenset({"receiver", "receiver_coordinator"} if coordinator else {"receiver"})
         return frozenset()
+
+    def parties_seeing(self, referral: Referral, *, sent: bool) -> frozenset[str]:
+        """The parties this actor stands for as far as seeing `referral` goes (none: a 404).
+
+        The receiving organization sees a referral only once it was `sent`: a draft, or a
+        draft discarded unsent, was never shared with it. (`shared_with_receiver` in
+        `referrals.queries` is this rule in SQL.)
+        """
+        parties = self.parties(referral)
+        if not sent and parties & RECEIVING:
+            return frozenset()
+        return parties

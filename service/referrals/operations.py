@@ -385,15 +385,8 @@ def update_draft(
 
 
 def parties_seeing(session: Session, referral: Referral, actor: Actor) -> frozenset[str]:
-    """The parties `actor` stands for on `referral` as far as seeing it goes (none: a 404).
-
-    The receiving organization sees a referral only once it was sent: a draft,
-    or a draft discarded unsent, was never shared with it.
-    """
-    parties = actor.parties(referral)
-    if parties & {"receiver", "receiver_coordinator"} and not was_sent(session, referral.id):
-        return frozenset()
-    return parties
+    """The parties `actor` stands for on `referral` as far as seeing it goes (`Actor.parties_seeing`)."""
+    return actor.parties_seeing(referral, sent=was_sent(session, referral.id))
 
 
 SHARING_TRIGGER = "send"

@@ -301,11 +301,8 @@ def seen_referrals(
     sent = sent_times(session, everyone.keys())
 
     def seeing(referral: Referral) -> frozenset[str]:
-        # `operations.parties_seeing`, with the sending of all these referrals read at once.
-        parties = actor.parties(referral)
-        if parties & {"receiver", "receiver_coordinator"} and referral.id not in sent:
-            return frozenset()
-        return parties - {SYSTEM}
+        # The sending of all these referrals was read at once, above.
+        return actor.parties_seeing(referral, sent=referral.id in sent) - {SYSTEM}
 
     seen = []
     for referral in (loaded[i] for i in wanted if i in loaded):
@@ -543,7 +540,7 @@ class Dashboard:
 
 
 def shared_with_receiver() -> ColumnElement[bool]:
-    """The referral was sent, so its receiving organization sees it (see `operations.parties_seeing`)."""
+    """The referral was sent, so its receiving organization sees it (`Actor.parties_seeing`, in SQL)."""
     return exists().where(ReferralEvent.referral_id == Referral.id, ReferralEvent.trigger == SHARING_TRIGGER)
 
 
