@@ -477,9 +477,14 @@ def act(referral_id: int) -> str | Response:
         flash(_changed(), "error")
         return back
     except ConsentRequired:
-        form.form_errors.append(
-            _("Her consent is missing or no longer valid: record it (step 4) before sending.")
-        )
+        if trigger == SHARING_TRIGGER:
+            message = _("Her consent is missing or no longer valid: record it (step 4) before sending.")
+        else:  # a redirect hands her over to another organization
+            message = _(
+                "Her consent was withdrawn or is no longer valid: this referral cannot be passed on to "
+                "another organization. Close it, or ask the sending organization to record a new consent."
+            )
+        form.form_errors.append(message)
         return _render(_page(referral_id), submitted=form)
     except GuardFailed as error:
         form.show_guard_failure(error.guard)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from service.audit.models import AuditEntry
+from service.errors import ConsentRequired
 from service.errors import InvalidTransition
 from service.errors import NotAllowed
 from service.errors import ReferralNotFound
@@ -92,6 +93,41 @@ def test_withdrawal_tells_the_receiver_to_stop_and_silences_the_rest(session, pr
     assert silenced(session, accepted, clock.now, protocols) == "consent_withdrawn"
     # And the receiver no longer sees her details.
     assert read_person(session, referral.id, network.shelter.caseworker, clock=clock) is None
+
+
+def test_after_her_withdrawal_the_receiver_cannot_pass_her_on(app, session, protocols, network, clock):
+    """A redirect hands her over to a third organization, with her details: her withdrawn consent ends it."""
+    referral_id = referral_in("received", session, protocols, network, clock).id
+    withdraw_consent(session, referral_id, network.womens_centre.caseworker, clock=clock)
+    legal_aid_id = network.legal_aid.organization.id
+    with pytest.raises(ConsentRequired):
+        fire(
+            session,
+            protocols,
+            referral_id,
+            "redirect",
+            network.shelter.caseworker,
+            reason="better_fit",
+            target_organization_id=legal_aid_id,
+            clock=clock,
+        )
+    receiver = signed_in(app, network.shelter.caseworker, session)
+    version = session.get(Referral, referral_id).version
+    refused = receiver.post(
+        f"/referrals/{referral_id}/actions",
+        data={
+            "trigger": "redirect",
+            "redirect-version": version,
+            "redirect-reason": "better_fit",
+            "redirect-target_organization": str(legal_aid_id),
+        },
+    )
+    assert "this referral cannot be passed on to another organization" in refused.text
+    assert session.scalars(select(Referral).where(Referral.redirected_from_id == referral_id)).all() == []
+    assert session.get(Referral, referral_id).state == "received"
+    # What is left to the receiver is to close the loop.
+    shelter = network.shelter.caseworker
+    fire(session, protocols, referral_id, "decline", shelter, reason="no_capacity", clock=clock)
 
 
 def test_the_notice_says_stop_and_carries_nothing_of_her(session, protocols, network, clock):
