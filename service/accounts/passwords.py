@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
 from zxcvbn import zxcvbn
+from zxcvbn.matching import RANKED_DICTIONARIES
 
 MIN_LENGTH = 12
 # zxcvbn's estimate, from 0 to 4: below 3 a password falls to fewer than 10^8 guesses.
 MIN_STRENGTH = 3
 # zxcvbn's time grows with the length; what it finds is in the first characters anyway.
 _CHECKED_LENGTH = 100
+
+# Words of this region and language that people here build passwords on and that zxcvbn's lists,
+# made from English sources, miss or rank low ("Bonjour2024!" would pass otherwise). One a line,
+# lower case, no accents: anyone may add to it.
+LOCAL_WORDS_FILE = Path(__file__).resolve().parent / "local_words.txt"
+LOCAL_WORDS = frozenset(LOCAL_WORDS_FILE.read_text(encoding="utf-8").split())
+# One word, then only digits and signs: "Summer2024!!", "Laval2025!!!".
+_WORD_THEN_FILLER = re.compile(r"([^\W\d_]+)[\W\d_]*")
 
 _hasher = PasswordHasher()
 # Verifying against this when the email is unknown takes as long as a real
@@ -50,9 +62,10 @@ def password_weakness(password: str, personal: Iterable[str] = ()) -> str | None
     None; `personal`: her email, her name, which it must not echo.
 
     Common and breached passwords are those of the lists zxcvbn ships with the package (the 30,000
-    most frequent in leaked password sets, and English words, names and keyboard patterns): it is
-    all offline, no password ever leaves Maillage (ASVS 2.1.7). Variants (`Password1234!`,
-    `qwertyuiop123`) are caught by its estimate of how fast they would be guessed.
+    most frequent in leaked password sets, and English words, names and keyboard patterns) and our
+    own `LOCAL_WORDS`: it is all offline, no password ever leaves Maillage (ASVS 2.1.7). Variants
+    (`Password1234!`, `qwertyuiop123`) are caught by its estimate of how fast they would be
+    guessed, and any one such word followed by digits and signs only (`Montréal2024!`).
     """
     if len(password) < MIN_LENGTH:
         return "too_short"
@@ -60,6 +73,18 @@ def password_weakness(password: str, personal: Iterable[str] = ()) -> str | None
     for text in personal:
         text = text.lower()
         words += [text, text.split("@")[0], *text.replace("@", " ").replace(".", " ").split()]
-    if zxcvbn(password[:_CHECKED_LENGTH], user_inputs=words)["score"] < MIN_STRENGTH:
+    if _one_known_word(password):
+        return "too_common"
+    if zxcvbn(password[:_CHECKED_LENGTH], user_inputs=[*words, *LOCAL_WORDS])["score"] < MIN_STRENGTH:
         return "too_common"
     return None
+
+
+def _one_known_word(password: str) -> bool:
+    """A common word (ours, or one of zxcvbn's lists) dressed up with digits and signs only: the
+    first thing a guesser tries, however long the digits make it."""
+    found = _WORD_THEN_FILLER.fullmatch(password)
+    if found is None:
+        return False
+    word = "".join(c for c in unicodedata.normalize("NFKD", found[1].lower()) if not unicodedata.combining(c))
+    return word in LOCAL_WORDS or any(word in ranked for ranked in RANKED_DICTIONARIES.values())

@@ -31,6 +31,13 @@ NEW = "une longue phrase pour mon nouveau mot de passe"
         "aaaaaaaaaaaa",
         "1q2w3e4r5t6y",
         "motdepasse123",
+        # A word of here, or any common word, dressed up with digits and signs.
+        "Bonjour2024!",
+        "Montréal2024!",
+        "Laval2025!!!",
+        "Summer2024!!",
+        "Bienvenue2024",
+        "Refuge2024!!",
     ],
 )
 def test_common_and_breached_passwords_are_refused(password):
