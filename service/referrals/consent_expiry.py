@@ -92,15 +92,12 @@ def lapsed_among(session: Session, referral_ids: Iterable[int], now: datetime) -
     return {referral_id: reason for referral_id, reason in reasons.items() if reason is not None}
 
 
-def silenced(
-    session: Session, message: OutboxMessage, now: datetime, protocols: ProtocolLibrary | None = None
-) -> str | None:
+def silenced(session: Session, message: OutboxMessage, now: datetime) -> str | None:
     """The reason code for which this pending message must not be sent, or None to send it.
 
     A message about a referral whose consent has lapsed is silenced, whatever the
     referral's state (closing or cancelling it does not end the lapse), unless it
-    is one that lapse calls for (`STILL_SENT`). `protocols` is not read: the
-    referral's state no longer matters; it stays while callers still pass it.
+    is one that lapse calls for (`STILL_SENT`).
     """
     return silenced_among(session, [message], now).get(message.id)
 

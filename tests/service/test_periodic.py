@@ -120,13 +120,13 @@ def test_a_withdrawn_consent_silences_the_referrals_messages_and_asks_nothing(
 ):
     referral_id = sent_referral(session, protocols, network, clock)
     [received] = messages(session, "referral_sent")
-    assert silenced(session, received, clock.now, protocols) is None
+    assert silenced(session, received, clock.now) is None
 
     withdraw_consent(session, referral_id, network.womens_centre.caseworker, clock=clock)
     clock.advance(minutes=1)
-    assert silenced(session, received, clock.now, protocols) == "consent_withdrawn"
+    assert silenced(session, received, clock.now) == "consent_withdrawn"
     [notice] = messages(session, "consent_withdrawn")
-    assert silenced(session, notice, clock.now, protocols) is None
+    assert silenced(session, notice, clock.now) is None
 
     # The notice to the shelter is the only message after a withdrawal: her caseworker is not asked.
     assert remind_lapsed_consents(session, protocols, clock=clock) == 0

@@ -86,11 +86,11 @@ def test_withdrawal_tells_the_receiver_to_stop_and_silences_the_rest(session, pr
         ("consent_withdrawn", "receiver", network.shelter.organization.id)
     ]
     # The notice goes; whatever else comes about the referral does not.
-    assert silenced(session, notice[0], clock.now, protocols) is None
+    assert silenced(session, notice[0], clock.now) is None
     fire(session, protocols, referral.id, "accept", network.shelter.caseworker, clock=clock)
     accepted = outbox(session, referral.id)[-1]
     assert accepted.template == "referral_accepted"
-    assert silenced(session, accepted, clock.now, protocols) == "consent_withdrawn"
+    assert silenced(session, accepted, clock.now) == "consent_withdrawn"
     # And the receiver no longer sees her details.
     assert read_person(session, referral.id, network.shelter.caseworker, clock=clock) is None
 
