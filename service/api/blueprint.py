@@ -130,15 +130,17 @@ def _hold(address: str, seconds: float) -> None:
 
 
 def _audit_refused_key(token: str) -> None:
-    """Audited for the key's organization when it is a revoked key of one, as a failed sign-in is
-    for her account; a key no one has belongs to no organization. Never the token itself."""
+    """Audited for the key's organization, naming the key, when it is a revoked key of one, as a
+    failed sign-in is for her account; a key no one has belongs to no organization. Never the token."""
     session = db()
     try:
         key = key_of(session, token) if token else None
         if key is None:
             refused = Actor(user_id=None, organization_id=None, role="anonymous")
         else:
-            refused = Actor(user_id=None, organization_id=key.organization_id, role=key.role)
+            refused = Actor(
+                user_id=None, organization_id=key.organization_id, role=key.role, api_key_id=key.id
+            )
         audit(session, "access.refused", refused, request_clock()())
         session.commit()
     except SQLAlchemyError as error:

@@ -92,7 +92,7 @@ def keys_of(session: Session, organization_id: int) -> list[ApiKey]:
 
 # Built once, on the table: every API request runs it before anything else.
 _KEYS = ApiKey.__table__
-ACTIVE_KEY = select(_KEYS.c.organization_id, _KEYS.c.role).where(
+ACTIVE_KEY = select(_KEYS.c.id, _KEYS.c.organization_id, _KEYS.c.role).where(
     _KEYS.c.token_hash == bindparam("token_hash"), _KEYS.c.revoked_at.is_(None)
 )
 
@@ -110,8 +110,9 @@ _remembered: dict[str, tuple[float, Actor]] = {}
 def actor_for(session: Session, token: str) -> Actor | None:
     """Who acts with this token: its organization with the key's role, or None for an unknown or revoked key.
 
-    An API actor has no user: the event log says the organization's side acted. Only active
-    keys are remembered (`KEY_MEMORY_SECONDS`): a key just made works at once.
+    An API actor has no user: the event log says the organization's side acted, and the audit trail
+    names the key (`Actor.api_key_id`). Only active keys are remembered (`KEY_MEMORY_SECONDS`): a key
+    just made works at once.
     """
     if not token.startswith(TOKEN_START):
         return None
@@ -124,7 +125,7 @@ def actor_for(session: Session, token: str) -> Actor | None:
     if found is None:
         _remembered.pop(digest, None)
         return None
-    actor = Actor(user_id=None, organization_id=found.organization_id, role=found.role)
+    actor = Actor(user_id=None, organization_id=found.organization_id, role=found.role, api_key_id=found.id)
     if len(_remembered) >= MAX_REMEMBERED:
         _remembered.clear()
     _remembered[digest] = (now, actor)

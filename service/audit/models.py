@@ -20,6 +20,8 @@ class AuditEntry(Base):
     at: Mapped[datetime]
     action: Mapped[str] = mapped_column(String(48))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The key an organization's system acted through (`Actor.api_key_id`); keys are revoked, never deleted.
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     signed_link_id: Mapped[int | None] = mapped_column(ForeignKey("signed_links.id"))
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id", ondelete="SET NULL"))

@@ -25,6 +25,7 @@ def audit(
             at=at,
             action=action,
             user_id=actor.user_id,
+            api_key_id=actor.api_key_id,
             organization_id=actor.organization_id,
             signed_link_id=signed_link_id,
             referral_id=referral_id,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.accounts.models import User
+from service.api.models import ApiKey
 from service.audit.models import AuditEntry
 
 PER_PAGE = 50
@@ -22,9 +23,13 @@ PER_PAGE = 50
 class AuditLine:
     at: datetime
     action: str
-    user_name: str | None  # None: the system, or a partner through a signed link
+    user_name: str | None  # None: an API key, the system, or a partner through a signed link
     referral_id: int | None
     through_signed_link: bool
+    # The API key an organization's system acted through: its name and the first characters of its
+    # token (`ApiKey.prefix`), as its keys page shows them; the token itself is never stored.
+    key_name: str | None = None
+    key_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ class AuditPage:
 def organization_audit(
     session: Session, organization_id: int, *, action: str | None = None, page: int = 1
 ) -> AuditPage:
-    """The entries of `organization_id`'s people (and signed links), newest first, `PER_PAGE` a page.
+    """The entries of `organization_id`'s people, keys and signed links, newest first, `PER_PAGE` a page.
 
     `action` keeps only that action's entries; a page beyond the last gives the last.
     """
@@ -48,15 +53,24 @@ def organization_audit(
     pages = max(1, -(-total // PER_PAGE))
     page = min(max(page, 1), pages)
     rows = session.execute(
-        select(AuditEntry, User.name)
+        select(AuditEntry, User.name, ApiKey.name, ApiKey.prefix)
         .outerjoin(User, User.id == AuditEntry.user_id)
+        .outerjoin(ApiKey, ApiKey.id == AuditEntry.api_key_id)
         .where(*where)
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .limit(PER_PAGE)
         .offset((page - 1) * PER_PAGE)
     ).all()
     lines = [
-        AuditLine(entry.at, entry.action, user_name, entry.referral_id, entry.signed_link_id is not None)
-        for entry, user_name in rows
+        AuditLine(
+            entry.at,
+            entry.action,
+            user_name,
+            entry.referral_id,
+            entry.signed_link_id is not None,
+            key_name=key_name,
+            key_prefix=key_prefix,
+        )
+        for entry, user_name, key_name, key_prefix in rows
     ]
     return AuditPage(lines, page, pages, total)

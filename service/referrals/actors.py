@@ -16,11 +16,16 @@ RECEIVING = frozenset({"receiver", "receiver_coordinator"})
 
 @dataclass(frozen=True)
 class Actor:
-    """A signed-in person, a holder of a signed link, or the system itself."""
+    """A signed-in person, a holder of a signed link, an organization's system, or the system itself.
+
+    `api_key_id` is the API key acting, if a system acts through one: its organization's
+    audit trail names the key, as it names a person.
+    """
 
     user_id: int | None
     organization_id: int | None
     role: str
+    api_key_id: int | None = None
 
     @classmethod
     def system(cls) -> Actor:

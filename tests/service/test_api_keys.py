@@ -112,13 +112,22 @@ def test_a_refused_key_is_audited_once_for_its_organization_and_never_kept(clien
     assert client.get("/api/v1/referrals", headers={"Authorization": f"Bearer {unknown}"}).status_code == 401
     [anonymous] = refused_entries(session)
     # A key no one has is no organization's, as a sign-in with an unknown email.
-    assert (anonymous.organization_id, anonymous.user_id, anonymous.referral_id) == (None, None, None)
+    assert (anonymous.organization_id, anonymous.user_id, anonymous.api_key_id, anonymous.referral_id) == (
+        None,
+        None,
+        None,
+        None,
+    )
 
     headers = {"Authorization": f"Bearer {made.token}"}
     assert client.get("/api/v1/referrals", headers=headers).status_code == 401
     [revoked] = [entry for entry in refused_entries(session) if entry.id != anonymous.id]
-    # Her coordinator learns that a system still uses the revoked key.
-    assert (revoked.organization_id, revoked.user_id) == (coordinator.organization_id, None)
+    # Her coordinator learns that a system still uses the revoked key, and which key it is.
+    assert (revoked.organization_id, revoked.user_id, revoked.api_key_id) == (
+        coordinator.organization_id,
+        None,
+        made.key.id,
+    )
     for entry in (anonymous, revoked):
         kept = " ".join(str(getattr(entry, column.key)) for column in AuditEntry.__table__.columns)
         assert unknown not in kept

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from service import extensions
 from service.api.keys import create_key
+from service.api.models import ApiKey
 from service.app import create_app
 from service.audit.models import AuditEntry
 from service.referrals.actors import Actor
@@ -108,15 +109,24 @@ def test_a_system_opens_a_referral_with_her_consent_and_sends_it(centre, shelter
     assert "acknowledge" in [a["trigger"] for a in seen.get_json()["actions"]]
 
 
+def key_id_of(session: Session, organization_id: int) -> int:
+    """The id of the one key the organization made."""
+    return session.scalar(select(ApiKey.id).where(ApiKey.organization_id == organization_id))
+
+
 def test_her_details_are_read_through_the_audited_operation(centre, session, network, protocols, clock):
     referral = referral_in("sent", session, protocols, network, clock)
     response = centre.get(f"/referrals/{referral.id}/person")
     assert response.status_code == 200
     assert response.get_json()["name"] == PERSON.name
-    assert session.scalar(
-        select(AuditEntry.action).where(
-            AuditEntry.referral_id == referral.id, AuditEntry.action == "person.read"
-        )
+    [read] = session.scalars(
+        select(AuditEntry).where(AuditEntry.referral_id == referral.id, AuditEntry.action == "person.read")
+    ).all()
+    # No one signed in: the entry names the key her organization's system read them with.
+    assert (read.organization_id, read.user_id, read.api_key_id) == (
+        network.womens_centre.organization.id,
+        None,
+        key_id_of(session, network.womens_centre.organization.id),
     )
 
 
@@ -394,16 +404,21 @@ def test_a_key_refused_a_referral_is_audited_once_for_its_organization(
     # Legal aid's key asks for a referral between two others: 404, and one entry that does not name it.
     assert legal_aid.get(f"/referrals/{referral.id}/person").status_code == 404
     [hidden] = refusals(session)
-    assert (hidden.organization_id, hidden.user_id, hidden.referral_id) == (
+    assert (hidden.organization_id, hidden.user_id, hidden.api_key_id, hidden.referral_id) == (
         network.legal_aid.organization.id,
         None,
+        key_id_of(session, network.legal_aid.organization.id),
         None,
     )
-    # A caseworker's key may not choose the protocol: 403, one entry for the centre.
+    # A caseworker's key may not choose the protocol: 403, one entry for the centre, naming its key.
     body = {"receiver_organization_id": network.shelter.organization.id, "protocol": "urgent"}
     assert centre.post("/referrals", body).status_code == 403
     [refused] = [entry for entry in refusals(session) if entry.id != hidden.id]
-    assert (refused.organization_id, refused.user_id) == (network.womens_centre.organization.id, None)
+    assert (refused.organization_id, refused.user_id, refused.api_key_id) == (
+        network.womens_centre.organization.id,
+        None,
+        key_id_of(session, network.womens_centre.organization.id),
+    )
 
 
 def test_conflicts_invalid_input_and_successes_are_not_refusals(shelter, session, network, protocols, clock):

@@ -149,6 +149,14 @@ def test_every_action_the_code_audits_has_words_on_the_page():
     assert sorted(called - set(ACTIONS)) == []
 
 
+def rows_read_by(app, actor, session, action: str) -> list[str]:
+    """The rows of the audit page `actor` reads, kept to `action`."""
+    page = signed_in(app, actor, session).get(f"/audit?action={action}")
+    assert page.status_code == 200
+    body = page.text.split("<tbody>")[1].split("</tbody>")[0] if "<tbody>" in page.text else ""
+    return re.findall(r"<tr>.*?</tr>", body, re.S)
+
+
 def test_a_refused_api_key_is_read_by_its_organizations_coordinator_only(
     app, session, protocols, network, clock
 ):
@@ -160,17 +168,39 @@ def test_a_refused_api_key_is_read_by_its_organizations_coordinator_only(
     assert api.get(f"/api/v1/referrals/{referral.id}", headers=headers).status_code == 404
     revoke_key(session, legal_aid.coordinator, made.key.id)
     assert api.get("/api/v1/referrals", headers=headers).status_code == 401
-    assert len(entries(session, legal_aid.organization.id, "access.refused")) == 2
+    refused = entries(session, legal_aid.organization.id, "access.refused")
+    # Both name the key: the one its system was refused with, and once revoked, the one it still uses.
+    assert [(entry.api_key_id, entry.user_id) for entry in refused] == [(made.key.id, None)] * 2
 
-    def refused_rows(actor) -> list[str]:
-        page = signed_in(app, actor, session).get("/audit?action=access.refused")
-        assert page.status_code == 200
-        body = page.text.split("<tbody>")[1].split("</tbody>")[0] if "<tbody>" in page.text else ""
-        return re.findall(r"<tr>.*?</tr>", body, re.S)
-
-    rows = refused_rows(legal_aid.coordinator)
+    rows = rows_read_by(app, legal_aid.coordinator, session, "access.refused")
     assert len(rows) == 2
     assert all("Access refused" in row for row in rows)
+    assert all(f"API key “Système de dossiers” ({made.key.prefix})" in row for row in rows)
     assert made.token not in " ".join(rows)
     # Another organization's coordinator never reads them.
-    assert refused_rows(network.shelter.coordinator) == []
+    assert rows_read_by(app, network.shelter.coordinator, session, "access.refused") == []
+
+
+def test_her_organizations_coordinator_reads_which_key_read_her_details(
+    app, session, protocols, network, clock
+):
+    referral = referral_in("sent", session, protocols, network, clock)
+    centre = network.womens_centre
+    made = create_key(session, centre.coordinator, name="Dossiers <Ouest>", role="caseworker")
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {made.token}"}
+    # Twice: the second time the key is remembered (`KEY_MEMORY_SECONDS`), not read again.
+    for _ in range(2):
+        assert api.get(f"/api/v1/referrals/{referral.id}/person", headers=headers).status_code == 200
+    reads = entries(session, centre.organization.id, "person.read")
+    assert [(entry.api_key_id, entry.user_id) for entry in reads] == [(made.key.id, None)] * 2
+
+    rows = rows_read_by(app, centre.coordinator, session, "person.read")
+    assert len(rows) == 2
+    # Its name as she gave it (a name is text, never markup), and the start of its token only.
+    assert all(f"API key “Dossiers &lt;Ouest&gt;” ({made.key.prefix})" in row for row in rows)
+    assert made.token not in " ".join(rows)
+    # The shelter, which received the referral, reads nothing of the centre's key.
+    shelter_page = signed_in(app, network.shelter.coordinator, session).get("/audit").text
+    assert made.key.prefix not in shelter_page
+    assert "Dossiers" not in shelter_page

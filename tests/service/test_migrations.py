@@ -86,3 +86,40 @@ def test_totp_secrets_are_encrypted_on_upgrade_and_decrypted_on_downgrade(fresh_
     finally:
         engine.dispose()
         settings.cache_clear()
+
+
+def test_audit_entries_are_kept_when_they_gain_and_lose_the_api_key_column(fresh_url):
+    config = migrate.alembic_config(fresh_url)
+    engine = make_engine(fresh_url)
+    entries = "SELECT id, action, user_id FROM audit_entries ORDER BY id"
+    try:
+        command.downgrade(config, "0012")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, role, password_hash, language, active, created_at)"
+                    " VALUES (1, 'one@example.org', 'Fictive', 'regional_admin', 'x', 'fr', true, :at)"
+                ),
+                {"at": datetime.now(UTC)},
+            )
+            # An entry naming her: on SQLite the upgrade copies the table, under its foreign keys.
+            connection.execute(
+                text("INSERT INTO audit_entries (at, action, user_id) VALUES (:at, :action, :user_id)"),
+                [
+                    {"at": datetime.now(UTC), "action": "sign_in.succeeded", "user_id": 1},
+                    {"at": datetime.now(UTC), "action": "sign_in.failed", "user_id": None},
+                ],
+            )
+            before = connection.execute(text(entries)).all()
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            assert connection.execute(text(entries)).all() == before
+            assert connection.execute(text("SELECT api_key_id FROM audit_entries")).scalars().all() == [
+                None,
+                None,
+            ]
+        command.downgrade(config, "0012")
+        with engine.connect() as connection:
+            assert connection.execute(text(entries)).all() == before
+    finally:
+        engine.dispose()
