@@ -7,7 +7,9 @@ an actor shows her only what her organization sent or received.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import fields
 from datetime import date
@@ -15,7 +17,9 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import and_
+from sqlalchemy import case
 from sqlalchemy import exists
+from sqlalchemy import false
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -44,13 +48,15 @@ from service.referrals.operations import SHARING_TRIGGER
 from workflows.loader import ProtocolLibrary
 from workflows.protocol import Protocol
 from workflows.protocol import Transition
+from workflows.schema import StateSpec
 
 # Where there is no agreement between the two organizations.
 DEFAULT_PROTOCOL = "standard"
 DEFAULT_URGENT_PROTOCOL = "urgent"
 # States that end a referral badly, for the pages to style their buttons with care.
 SOBERING_STATES = frozenset({"declined", "redirected", "cancelled"})
-FINISHED_SHOWN = 50
+# How many referrals each part of the dashboard shows a page.
+DASHBOARD_PAGE_SIZE = 50
 
 
 def _label(fr: str, en: str, language: str) -> str:
@@ -532,16 +538,72 @@ class ListedReferral:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """One page of one part of the dashboard, and how many referrals the whole part holds."""
+
+    rows: list[ListedReferral]
+    total: int
+    page: int  # from 1, always a page that exists (the first one when the part is empty)
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    def numbers(self, around: int = 2) -> list[int | None]:
+        """The page numbers to offer: the first, the last and those near this one; None for a gap."""
+        shown = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        numbers: list[int | None] = []
+        for number in sorted(n for n in shown if 1 <= n <= self.pages):
+            if numbers and number - 1 != numbers[-1]:
+                numbers.append(None)
+            numbers.append(number)
+        return numbers
+
+
+DASHBOARD_PARTS = ("ours", "theirs", "finished")
+
+
+@dataclass(frozen=True)
 class Dashboard:
-    ours: list[ListedReferral]  # waiting on the viewer's organization
-    theirs: list[ListedReferral]  # waiting on the partner
-    finished: list[ListedReferral]
-    finished_total: int
+    parts: dict[str, Listing]  # by `DASHBOARD_PARTS`: waiting on us, waiting on the partner, finished
+
+    @property
+    def ours(self) -> list[ListedReferral]:
+        return self.parts["ours"].rows
+
+    @property
+    def theirs(self) -> list[ListedReferral]:
+        return self.parts["theirs"].rows
+
+    @property
+    def finished(self) -> list[ListedReferral]:
+        return self.parts["finished"].rows
+
+    @property
+    def finished_total(self) -> int:
+        return self.parts["finished"].total
 
 
 def shared_with_receiver() -> ColumnElement[bool]:
     """The referral was sent, so its receiving organization sees it (`Actor.parties_seeing`, in SQL)."""
     return exists().where(ReferralEvent.referral_id == Referral.id, ReferralEvent.trigger == SHARING_TRIGGER)
+
+
+def in_states(protocols: ProtocolLibrary, which: Callable[[StateSpec], bool]) -> ColumnElement[bool]:
+    """The referral is in one of the states `which` picks, in its own protocol version (in SQL)."""
+    clauses = []
+    for protocol in protocols:
+        states = sorted(name for name, spec in protocol.states.items() if which(spec))
+        if states:
+            clauses.append(
+                and_(
+                    Referral.protocol_name == protocol.name,
+                    Referral.protocol_version == protocol.version,
+                    Referral.state.in_(states),
+                )
+            )
+    return or_(false(), *clauses)
 
 
 def _listed(
@@ -580,44 +642,110 @@ def _listed(
     return rows
 
 
-def _by_urgency(row: ListedReferral) -> tuple:
-    due = row.status.deadline.due_at.timestamp() if row.status.deadline else float("inf")
-    return (not row.overdue, not row.urgent, due, -row.created_at.timestamp())
-
-
 def _newest_first(row: ListedReferral) -> tuple:
     return (-(row.sent_at or row.created_at).timestamp(), -row.id)
 
 
 def dashboard(
-    session: Session, protocols: ProtocolLibrary, actor: Actor, *, language: str, now: datetime
+    session: Session,
+    protocols: ProtocolLibrary,
+    actor: Actor,
+    *,
+    language: str,
+    now: datetime,
+    pages: Mapping[str, int] | None = None,
+    size: int = DASHBOARD_PAGE_SIZE,
 ) -> Dashboard:
     """*Mes référencements*: what waits on us, overdue first; then what waits on partners; then finished.
 
     A coordinator sees everything her organization sent or received; anyone
     else the referrals she opened, and those received by her organization
-    that wait on it.
+    that wait on it. Each part shows its page of `pages` (the first by
+    default; the nearest one that exists when it does not), `size` a page:
+    the parts are sorted, counted and cut in SQL, so a page reads a few
+    queries of at most `size` rows, however many referrals the years left.
     """
+    wanted = dict(pages or {})
     organization_id = actor.organization_id
     if organization_id is None or actor.role not in REFERRAL_ROLES:
-        return Dashboard([], [], [], 0)
+        return Dashboard({part: Listing([], 0, 1, size) for part in DASHBOARD_PARTS})
+    finished = in_states(protocols, lambda spec: spec.terminal)
+    with_deadline = in_states(protocols, lambda spec: not spec.terminal and spec.deadline is not None)
+    outgoing = Referral.sender_organization_id == organization_id
+    waits_on_us = or_(
+        and_(outgoing, in_states(protocols, lambda spec: not spec.terminal and spec.waits_on == "sender")),
+        and_(~outgoing, in_states(protocols, lambda spec: not spec.terminal and spec.waits_on == "receiver")),
+    )
     received = and_(Referral.receiver_organization_id == organization_id, shared_with_receiver())
     if actor.role == Role.COORDINATOR:
-        sent = Referral.sender_organization_id == organization_id
+        seen = or_(outgoing, received)
     else:
-        sent = and_(
-            Referral.sender_organization_id == organization_id, Referral.created_by_id == actor.user_id
+        # What a referral received from a partner is to her only while it waits on her organization.
+        seen = or_(
+            and_(outgoing, Referral.created_by_id == actor.user_id),
+            and_(received, or_(outgoing, and_(~finished, waits_on_us))),
         )
-    query = select(Referral).where(or_(sent, received)).options(selectinload(Referral.needs))
-    rows = _listed(session, protocols, list(session.scalars(query)), organization_id, language, now)
-    if actor.role != Role.COORDINATOR:
-        rows = [r for r in rows if r.direction == "sent" or (r.waits_on_us and not r.status.finished)]
-    finished = sorted((r for r in rows if r.status.finished), key=_newest_first)
+    parts: dict[str, ColumnElement[bool]] = {
+        "ours": and_(~finished, waits_on_us),
+        "theirs": and_(~finished, ~waits_on_us),
+        "finished": finished,
+    }
+    counted = session.execute(
+        select(*(func.coalesce(func.sum(case((where, 1), else_=0)), 0) for where in parts.values())).where(
+            seen
+        )
+    ).one()
+    totals = dict(zip(parts, counted, strict=True))
+
+    # `status` counts a deadline from its first step, which SQL cannot compute (business days, holidays).
+    # While that step is the next one, the row's `due_at` is its moment; once it fell due (the sweep
+    # moved on), the referral is overdue and its entry in the state is the nearest the row says.
+    first_due = case(
+        (and_(with_deadline, Referral.deadline_step == 0), Referral.due_at),
+        (with_deadline, Referral.state_entered_at),
+    )
+    overdue = and_(with_deadline, or_(Referral.deadline_step > 0, Referral.due_at <= now))
+    by_urgency = (
+        case((overdue, 0), else_=1),
+        case((Referral.urgent, 0), else_=1),
+        case((first_due.is_(None), 1), else_=0),
+        first_due,
+        Referral.created_at.desc(),
+        Referral.id.desc(),
+    )
+    first_sent = (
+        select(func.min(ReferralEvent.at))
+        .where(ReferralEvent.referral_id == Referral.id, ReferralEvent.trigger == SHARING_TRIGGER)
+        .scalar_subquery()
+    )
+    newest_first = (func.coalesce(first_sent, Referral.created_at).desc(), Referral.id.desc())
+    orders = {"ours": by_urgency, "theirs": by_urgency, "finished": newest_first}
+
+    numbers, ids = {}, {}
+    for part, where in parts.items():
+        pages_in_part = max(1, -(-totals[part] // size))
+        numbers[part] = min(max(wanted.get(part, 1), 1), pages_in_part)
+        ids[part] = (
+            list(
+                session.scalars(
+                    select(Referral.id)
+                    .where(seen, where)
+                    .order_by(*orders[part])
+                    .offset((numbers[part] - 1) * size)
+                    .limit(size)
+                )
+            )
+            if totals[part]
+            else []
+        )
+    every = [i for part in parts for i in ids[part]]
+    loaded = session.scalars(
+        select(Referral).where(Referral.id.in_(every)).options(selectinload(Referral.needs))
+    ).all()
+    rows = _listed(session, protocols, list(loaded), organization_id, language, now)
+    listed = {row.id: row for row in rows}
     return Dashboard(
-        ours=sorted((r for r in rows if not r.status.finished and r.waits_on_us), key=_by_urgency),
-        theirs=sorted((r for r in rows if not r.status.finished and not r.waits_on_us), key=_by_urgency),
-        finished=finished[:FINISHED_SHOWN],
-        finished_total=len(finished),
+        {part: Listing([listed[i] for i in ids[part]], totals[part], numbers[part], size) for part in parts}
     )
 
 

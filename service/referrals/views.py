@@ -48,6 +48,7 @@ from service.referrals.operations import read_person
 from service.referrals.operations import record_consent
 from service.referrals.operations import update_draft
 from service.referrals.operations import withdraw_consent
+from service.referrals.queries import DASHBOARD_PARTS
 from service.referrals.queries import Duplicate
 from service.referrals.queries import ReferralPage
 from service.referrals.queries import dashboard as dashboard_rows
@@ -81,10 +82,28 @@ def dashboard() -> str | Response:
     if current_user.is_privacy_officer:
         # She reads no referral: her home is her organization's tools (the register first).
         return redirect(url_for("organization.index"))
+    now = request_clock()()
+    pages = {part: _page_number(request.args.get(f"{part}_page")) for part in DASHBOARD_PARTS}
     rows = dashboard_rows(
-        db(), protocol_library(), current_user.actor, language=current_locale(), now=request_clock()()
+        db(), protocol_library(), current_user.actor, language=current_locale(), now=now, pages=pages
     )
-    return render_template("referrals/dashboard.html", rows=rows, now=request_clock()())
+    # Never an argument of `url_for` itself ("_external", "_scheme", "_anchor"...) from the address.
+    arguments = {key: value for key, value in request.args.items() if not key.startswith("_")}
+
+    def page_address(part: str, number: int) -> str:
+        # Another part's page, and whatever else the address says, stay as they are.
+        kept = arguments | {f"{part}_page": str(number)}
+        return url_for("referrals.dashboard", **kept, _anchor=f"{part}-title")
+
+    return render_template("referrals/dashboard.html", rows=rows, now=now, page_address=page_address)
+
+
+def _page_number(value: str | None) -> int:
+    """The page asked for in the address; 1 for anything but a whole number (the query keeps it in range)."""
+    try:
+        return int(value or 1)
+    except ValueError:
+        return 1
 
 
 @blueprint.route("/referrals/received")
