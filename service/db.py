@@ -90,4 +90,8 @@ def _sqlite_begin_writing(connection: Any) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on `engine` that know every table, whatever their caller imported: a row may name
+    one of another area (an audit entry its API key), and the worker imports no API module."""
+    import service.models  # noqa: F401 - imported here: service.models imports this module
+
     return sessionmaker(engine, expire_on_commit=False)
