@@ -93,23 +93,14 @@ def actor_of(account: User | None) -> Actor:
     return Actor(user_id=account.id, organization_id=account.organization_id, role=account.role)
 
 
-def _password_opens(account: User | None, password: str) -> bool:
+def check_sign_in(session: Session, email: str, password: str, clock: Clock = utcnow) -> User | None:
+    """The first step of signing in: the active user with this email and password, or None (whatever
+    was wrong). A failure is audited, against the account the email names when it names one (her
+    coordinator sees attempts on it), and committed."""
+    account = user_by_email(session, email)
     # Checked even without an account (a hash is still computed): the answer takes as long.
     stored = account.password_hash if account is not None and account.active else None
-    return verify_password(stored, password)
-
-
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with this email and password, or None (whatever was wrong)."""
-    account = user_by_email(session, email)
-    return account if _password_opens(account, password) else None
-
-
-def check_sign_in(session: Session, email: str, password: str, clock: Clock = utcnow) -> User | None:
-    """The first step of signing in: as `authenticate`, and a failure is audited, against the
-    account the email names when it names one (her coordinator sees attempts on it). Commits it."""
-    account = user_by_email(session, email)
-    if _password_opens(account, password):
+    if verify_password(stored, password):
         return account
     audit(session, "sign_in.failed", actor_of(account), clock())
     session.commit()

@@ -429,12 +429,6 @@ def read_person(
     return details_of(stored)
 
 
-def linked_referral_ids(session: Session, referral_id: int) -> list[int]:
-    """The referrals opened by redirecting this one, oldest first."""
-    query = select(Referral.id).where(Referral.redirected_from_id == referral_id).order_by(Referral.id)
-    return list(session.scalars(query))
-
-
 def details_of(person: ReferralPerson) -> PersonDetails:
     """Her stored details as the operations take them."""
     return PersonDetails(

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from service.accounts.models import Role
 from service.accounts.models import User
-from service.accounts.operations import authenticate
+from service.accounts.operations import check_sign_in
 from service.demo import DEMO_PASSWORD
 from service.demo import ORGANIZATIONS
 from service.demo import load_demo
@@ -118,7 +118,7 @@ def test_every_role_can_sign_in_with_the_printed_password(session, demo):
     for role in Role:
         login = next(login for login in demo.logins if login.role == role)
         assert login.password == DEMO_PASSWORD
-        assert authenticate(session, login.email, login.password) is not None
+        assert check_sign_in(session, login.email, login.password) is not None
 
 
 def test_loading_twice_adds_nothing(session, protocols, clock, demo):

@@ -33,7 +33,6 @@ from service.referrals.models import ReferralPerson
 from service.referrals.operations import PersonDetails
 from service.referrals.operations import due_referral_ids
 from service.referrals.operations import fire
-from service.referrals.operations import linked_referral_ids
 from service.referrals.operations import open_referral
 from service.referrals.operations import read_person
 from service.referrals.operations import record_consent
@@ -43,6 +42,12 @@ from workflows.loader import ProtocolLibrary
 from workflows.loader import load_library
 
 TUESDAY_3PM = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+
+
+def linked_referral_ids(session, referral_id: int) -> list[int]:
+    """The referrals opened by redirecting this one, oldest first."""
+    query = select(Referral.id).where(Referral.redirected_from_id == referral_id).order_by(Referral.id)
+    return list(session.scalars(query))
 
 
 def events(session: Session, referral: Referral) -> list[ReferralEvent]:
