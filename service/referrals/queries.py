@@ -550,6 +550,10 @@ class Listing:
     def pages(self) -> int:
         return max(1, -(-self.total // self.size))
 
+    def nearest(self, page: int) -> int:
+        """The page that exists nearest to `page`."""
+        return min(max(page, 1), self.pages)
+
     def numbers(self, around: int = 2) -> list[int | None]:
         """The page numbers to offer: the first, the last and those near this one; None for a gap."""
         shown = {1, self.pages, *range(self.page - around, self.page + around + 1)}
@@ -567,22 +571,6 @@ DASHBOARD_PARTS = ("ours", "theirs", "finished")
 @dataclass(frozen=True)
 class Dashboard:
     parts: dict[str, Listing]  # by `DASHBOARD_PARTS`: waiting on us, waiting on the partner, finished
-
-    @property
-    def ours(self) -> list[ListedReferral]:
-        return self.parts["ours"].rows
-
-    @property
-    def theirs(self) -> list[ListedReferral]:
-        return self.parts["theirs"].rows
-
-    @property
-    def finished(self) -> list[ListedReferral]:
-        return self.parts["finished"].rows
-
-    @property
-    def finished_total(self) -> int:
-        return self.parts["finished"].total
 
 
 def shared_with_receiver() -> ColumnElement[bool]:
@@ -723,8 +711,7 @@ def dashboard(
 
     numbers, ids = {}, {}
     for part, where in parts.items():
-        pages_in_part = max(1, -(-totals[part] // size))
-        numbers[part] = min(max(wanted.get(part, 1), 1), pages_in_part)
+        numbers[part] = Listing([], totals[part], 1, size).nearest(wanted.get(part, 1))
         ids[part] = (
             list(
                 session.scalars(

@@ -83,7 +83,8 @@ def dashboard() -> str | Response:
         # She reads no referral: her home is her organization's tools (the register first).
         return redirect(url_for("organization.index"))
     now = request_clock()()
-    pages = {part: _page_number(request.args.get(f"{part}_page")) for part in DASHBOARD_PARTS}
+    # Anything but a whole number is the first page; the query keeps the others in range.
+    pages = {part: request.args.get(f"{part}_page", 1, type=int) for part in DASHBOARD_PARTS}
     rows = dashboard_rows(
         db(), protocol_library(), current_user.actor, language=current_locale(), now=now, pages=pages
     )
@@ -96,14 +97,6 @@ def dashboard() -> str | Response:
         return url_for("referrals.dashboard", **kept, _anchor=f"{part}-title")
 
     return render_template("referrals/dashboard.html", rows=rows, now=now, page_address=page_address)
-
-
-def _page_number(value: str | None) -> int:
-    """The page asked for in the address; 1 for anything but a whole number (the query keeps it in range)."""
-    try:
-        return int(value or 1)
-    except ValueError:
-        return 1
 
 
 @blueprint.route("/referrals/received")

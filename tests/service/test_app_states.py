@@ -412,9 +412,10 @@ def test_no_story_breaks_isolation_finality_or_the_event_log(engine, protocols, 
             """Her dashboard lists only what she may see; a coordinator's, all of it."""
             actor, hers = self.people[person], self.hers(person)
             board = dashboard(self.session, protocols, actor, language="fr", now=self.clock())
-            listed = {row.id for rows in (board.ours, board.theirs, board.finished) for row in rows}
+            listed = {row.id for listing in board.parts.values() for row in listing.rows}
             assert listed <= hers, (person, listed - hers)
-            if actor.role == Role.COORDINATOR and board.finished_total == len(board.finished):
+            finished = board.parts["finished"]
+            if actor.role == Role.COORDINATOR and finished.total == len(finished.rows):
                 assert listed == hers, (person, hers - listed)  # all of it, unless finished ones are cut
 
         def check_inbox(self, person: tuple[str, str]) -> None:
