@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import field_validator
 from pydantic_settings import BaseSettings
 from pydantic_settings import SettingsConfigDict
@@ -121,15 +121,13 @@ class Settings(BaseSettings):
             return None  # unset, or set to nothing (`${MAILLAGE_TOTP_ENCRYPTION_KEY:-}`)
         for key in value.split(","):
             try:
-                raw = base64.urlsafe_b64decode(key.strip().encode("ascii"))
-            except ValueError:  # binascii.Error among them
-                raw = b""
-            if len(raw) != 32:
+                Fernet(key.strip().encode("ascii"))
+            except ValueError:  # binascii.Error and UnicodeEncodeError among them
                 raise ValueError(
                     "each key must be a Fernet key (32 bytes in url-safe base64), separated by commas: "
                     'make one with `python -c "from cryptography.fernet import Fernet; '
                     'print(Fernet.generate_key().decode())"`'
-                )
+                ) from None
         return value
 
     def resolved_secret_key(self) -> str | None:

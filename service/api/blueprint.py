@@ -13,7 +13,6 @@ audited by `service.audit.views.audit_refusals`, as a person would be.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
@@ -87,18 +86,21 @@ def authenticate() -> None:
     actor = actor_for(db(), bearer) if bearer else None
     if actor is None:
         _refuse_key(bearer)
-    # Per key, not per address: many clients may share one. A hash, so no token sits in Redis.
-    allowance.spend(hashlib.sha256(token.encode("utf-8")).hexdigest()[:32])
+    # Per key, not per address: many clients may share one. By its id, so no token sits in Redis.
+    allowance.spend(str(actor.api_key_id))
     g.api_actor = actor
     if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
         raise NotFound()  # no row has such an id; the database would refuse to compare it
 
 
 def _refuse_if_held() -> None:
-    until = _held_until.get(request.remote_addr or "")
+    address = request.remote_addr or ""
+    until = _held_until.get(address)
     left = until - time.monotonic() if until is not None else 0.0
     if left > 0:
         raise TooManyRequests(retry_after=math.ceil(left))
+    # An ended hold goes, so that once none is left requests no longer look.
+    _held_until.pop(address, None)
 
 
 def _refuse_key(token: str) -> NoReturn:
