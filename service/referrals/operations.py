@@ -386,7 +386,10 @@ def update_draft(
 
 def parties_seeing(session: Session, referral: Referral, actor: Actor) -> frozenset[str]:
     """The parties `actor` stands for on `referral` as far as seeing it goes (`Actor.parties_seeing`)."""
-    return actor.parties_seeing(referral, sent=was_sent(session, referral.id))
+    # Whether it was sent matters to the receiving organization alone: the others, the sender's
+    # actions among them, are spared the query.
+    receiving = actor.organization_id == referral.receiver_organization_id
+    return actor.parties_seeing(referral, sent=receiving and was_sent(session, referral.id))
 
 
 SHARING_TRIGGER = "send"
@@ -516,9 +519,13 @@ LOCK_REFERRAL = (
 
 
 def lock_referral(session: Session, referral_id: int, actor: Actor) -> Referral:
-    """The referral, locked for this transaction; hidden from organizations that are not party to it."""
+    """The referral, locked for this transaction; `ReferralNotFound` for whoever may not see it.
+
+    The seeing rule (`parties_seeing`): an action on a referral the actor may not see, such as a
+    draft not yet sent to the actor's organization, answers as for an id with no referral behind it.
+    """
     referral = session.scalars(LOCK_REFERRAL, {"referral_id": referral_id}).one_or_none()
-    if referral is None or not actor.parties(referral):
+    if referral is None or not parties_seeing(session, referral, actor):
         session.rollback()
         raise ReferralNotFound(referral_id)
     return referral

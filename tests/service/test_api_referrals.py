@@ -170,6 +170,21 @@ def test_the_receiver_does_not_see_a_draft_until_it_is_sent(shelter, session, ne
     assert shelter.get("/referrals").get_json()["items"] == []
 
 
+def test_an_action_on_a_draft_answers_the_receiver_as_for_a_referral_that_does_not_exist(
+    shelter, session, network, protocols, clock
+):
+    """The receiving organization's key learns nothing of a draft addressed to it, by acting on it
+    either: whatever the trigger, the answer is the one for an id with no referral behind it."""
+    draft_id = referral_in("draft", session, protocols, network, clock).id
+    missing = shelter.post("/referrals/2147483000/actions", {"trigger": "send"})
+    assert missing.status_code == 404
+    for trigger in ("send", "acknowledge", "nope"):
+        for referral_id in (draft_id, 2147483000):
+            response = shelter.post(f"/referrals/{referral_id}/actions", {"trigger": trigger})
+            assert (response.status_code, response.get_json()) == (404, missing.get_json()), trigger
+    assert session.get(Referral, draft_id).state == "draft"
+
+
 def test_a_stale_version_answers_409_with_the_current_state(
     centre, shelter, session, network, protocols, clock
 ):
