@@ -1,12 +1,16 @@
 """Her rights over what Maillage holds about her: access, portability, correction, erasure (Law 25).
 
-A woman asks the organization that referred her. Its coordinator finds the
+A woman asks the organization that referred her. Its coordinator, or its
+privacy officer (who answers access requests under the law), finds the
 referrals about her (by number, by name) among those her organization sent,
 never another's, and then, for the referrals she picks:
 
 - `person_file` gathers everything held about her on them: her details, her
   consents, the event log, the emergency exception if any; shown as a page
   or downloaded as JSON (`as_json`);
+
+and the coordinator alone changes them:
+
 - `correct_person` corrects her details on one referral;
 - `erase_person` erases her personal data from finished referrals, as the
   retention purge does (`erase_personal_data`): the anonymized record stays,
@@ -52,8 +56,11 @@ from service.referrals.operations import log_event
 from service.referrals.retention import erase_personal_data
 from workflows.loader import ProtocolLibrary
 
-# Who answers her requests: the coordinator of the organization that referred her.
-MAY_ANSWER = frozenset({Role.COORDINATOR})
+# Who answers her requests to see her file (access, portability): the coordinator of the
+# organization that referred her, and its privacy officer, in charge of answering them (Law 25).
+MAY_ANSWER = frozenset({Role.COORDINATOR, Role.PRIVACY_OFFICER})
+# Who corrects and erases: the coordinator, whose organization acts on the referrals.
+MAY_CHANGE = frozenset({Role.COORDINATOR})
 CORRECTED_KIND = "corrected"
 ERASED_KIND = "erased"
 FORMAT_VERSION = 1
@@ -67,8 +74,8 @@ class StillOpen(ReferralError):
         super().__init__(f"referrals still open: {referral_ids}")
 
 
-def _may_answer(actor: Actor) -> None:
-    if actor.role not in MAY_ANSWER or actor.organization_id is None:
+def _may_answer(actor: Actor, roles: frozenset[str] = MAY_ANSWER) -> None:
+    if actor.role not in roles or actor.organization_id is None:
         raise NotAllowed("person_rights", frozenset())
 
 
@@ -335,7 +342,7 @@ def correct_person(
     The receiving organization sees the corrected details (while her consent holds).
     A referral whose data was erased has nothing left to correct (`ReferralNotFound`).
     """
-    _may_answer(actor)
+    _may_answer(actor, MAY_CHANGE)
     with all_or_nothing(session, referral_id):
         referral = lock_referral(session, referral_id, actor)
         if referral.sender_organization_id != actor.organization_id:
@@ -376,7 +383,7 @@ def erase_person(
     on with her, so it must be cancelled or closed first. Each erasure is in
     the referral's event log ("erased") and the audit trail ("person.erased").
     """
-    _may_answer(actor)
+    _may_answer(actor, MAY_CHANGE)
     try:
         referrals = own_referrals(session, actor, referral_ids)
         open_ids = [

@@ -1,5 +1,5 @@
-"""Her rights, as her organization's coordinator answers them: find her, show or export her file,
-correct her details, erase them.
+"""Her rights, as her organization answers them: its coordinator or its privacy officer finds her,
+shows or exports her file; the coordinator corrects her details or erases them.
 
 A name is searched by POST and never put in an address: addresses carry only
 referral numbers. Export and erasure ask the coordinator to confirm who she
@@ -27,6 +27,7 @@ from service.errors import ConcurrentUpdate
 from service.protocols import protocol_library
 from service.referrals.operations import read_person
 from service.referrals.person_rights import MAY_ANSWER
+from service.referrals.person_rights import MAY_CHANGE
 from service.referrals.person_rights import StillOpen
 from service.referrals.person_rights import as_json
 from service.referrals.person_rights import correct_person
@@ -46,7 +47,8 @@ from service.web.templating import current_locale
 blueprint = Blueprint("person", __name__)
 
 
-coordinators_only = roles_only(MAY_ANSWER)
+answering = roles_only(MAY_ANSWER)
+coordinators_only = roles_only(MAY_CHANGE)
 
 
 def _chosen() -> list[int]:
@@ -59,7 +61,7 @@ def _chosen() -> list[int]:
 
 @blueprint.route("/people", methods=["GET", "POST"])
 @login_required
-@coordinators_only
+@answering
 def search() -> str:
     """Find the referrals about her among those her organization sent."""
     form = PersonSearchForm()
@@ -79,19 +81,20 @@ def search() -> str:
 
 @blueprint.route("/people/file")
 @login_required
-@coordinators_only
+@answering
 def show() -> str:
     """Everything Maillage holds about her on the referrals chosen, as a page."""
     chosen = _chosen()
     file = person_file(
         db(), protocol_library(), current_user.actor, chosen, language=current_locale(), clock=request_clock()
     )
-    return render_template("person/file.html", file=file, chosen=chosen)
+    may_change = current_user.role in MAY_CHANGE
+    return render_template("person/file.html", file=file, chosen=chosen, may_change=may_change)
 
 
 @blueprint.route("/people/file.json")
 @login_required
-@coordinators_only
+@answering
 @fresh_authentication_required
 def export() -> Response:
     """The same, as a JSON file to hand her (portability)."""

@@ -36,7 +36,7 @@ TOOLS = (
         "person.search",
         _l("Her rights"),
         _l("A woman asks what Maillage holds about her, to correct it or to erase it."),
-        COORDINATOR,
+        KEEPERS,
     ),
     Tool(
         "emergency.report",

@@ -32,7 +32,7 @@ def links_of(html: str) -> set[str]:
         ),
         (
             Role.PRIVACY_OFFICER,
-            {"/referrals/emergencies", "/privacy/incidents/", "/privacy/retention", "/audit"},
+            {"/people", "/referrals/emergencies", "/privacy/incidents/", "/privacy/retention", "/audit"},
         ),
     ],
 )

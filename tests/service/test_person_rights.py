@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
+from service.accounts.models import Role
 from service.audit.models import AuditEntry
 from service.errors import ConsentRequired
 from service.errors import InvalidTransition
@@ -37,6 +38,7 @@ from service.referrals.person_rights import erase_person
 from service.referrals.person_rights import find_person
 from service.referrals.person_rights import person_file
 from tests.service.test_referral_pages import PERSON
+from tests.service.test_referral_pages import make_user
 from tests.service.test_referral_pages import referral_in
 from tests.service.test_referral_pages import signed_in
 
@@ -303,6 +305,46 @@ def test_search_and_file_pages(app, session, network, clock, two_women):
     caseworker = signed_in(app, network.womens_centre.caseworker, session)
     assert caseworker.get("/people").status_code == 403
     assert caseworker.get(f"/people/file?referral={josee.id}").status_code == 403
+
+
+def test_her_organization_privacy_officer_answers_her_access_request(app, session, network, clock, two_women):
+    """The person in charge of personal information finds her, reads and exports her file, audited
+    in her own name; correcting and erasing stay with the coordinator."""
+    josee, _ = two_women
+    officer = make_user(session, network.womens_centre.organization.id, Role.PRIVACY_OFFICER, clock)
+    client = signed_in(app, officer, session)
+    found = client.post("/people", data={"name": "josée"})
+    assert found.status_code == 200
+    assert f'value="{josee.id}"' in found.text
+    page = client.get(f"/people/file?referral={josee.id}")
+    assert page.status_code == 200
+    assert PERSON.phone in page.text
+    assert OTHER.name not in page.text
+    assert "/people/erase" not in page.text
+    assert f"/people/referrals/{josee.id}/correct" not in page.text
+    export = client.get(f"/people/file.json?referral={josee.id}")
+    assert export.status_code == 200
+    assert export.get_json()["referrals"][0]["person"]["name"] == PERSON.name
+    hers = select(AuditEntry.action).where(
+        AuditEntry.referral_id == josee.id, AuditEntry.user_id == officer.user_id
+    )
+    assert list(session.scalars(hers.order_by(AuditEntry.id))) == [
+        "person.searched",
+        "person.read",
+        "person.exported",
+    ]
+    assert client.get(f"/people/erase?referral={josee.id}").status_code == 403
+    assert client.get(f"/people/referrals/{josee.id}/correct").status_code == 403
+    # Another organization's privacy officer finds nothing of the women's centre's.
+    stranger = signed_in(
+        app, make_user(session, network.shelter.organization.id, Role.PRIVACY_OFFICER, clock), session
+    )
+    searched = stranger.post("/people", data={"name": "josée"})
+    assert searched.status_code == 200
+    assert f'value="{josee.id}"' not in searched.text
+    assert PERSON.name not in searched.text
+    assert stranger.get(f"/people/file?referral={josee.id}").status_code == 404
+    assert stranger.get(f"/people/file.json?referral={josee.id}").status_code == 404
 
 
 # Correction and erasure ----------------------------------------------------------------------
