@@ -32,7 +32,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(
         SECRET_KEY=_secret_key(config),
         DATABASE_URL=config.resolved_database_url(),
-        SESSION_COOKIE_NAME="maillage_session",
+        # `__Host-`: browsers take it only Secure, for Path=/ and without a Domain, so no other host
+        # (a sibling subdomain) can set or shadow it. It needs HTTPS: a plain name in development.
+        SESSION_COOKIE_NAME="maillage_session" if development else "__Host-maillage_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=not development,

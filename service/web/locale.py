@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response
+from flask import current_app
 from flask import request
 from flask_login import current_user
 
@@ -31,5 +32,12 @@ def remember_choice(response: Response) -> Response:
     """Keep a `?lang=` choice for the next pages."""
     asked = request.args.get("lang")
     if asked in LANGUAGES:
-        response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+        response.set_cookie(
+            COOKIE,
+            asked,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            httponly=True,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],  # HTTPS only, as the session's
+        )
     return response

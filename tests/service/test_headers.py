@@ -139,3 +139,35 @@ def test_static_files_may_be_cached(client):
     with client.get("/static/maillage.css") as response:
         assert response.status_code == 200
         assert response.headers.get("Cache-Control") != "no-store"
+
+
+def test_in_production_the_session_cookie_is_bound_to_this_host(production_app, network, session):
+    """`__Host-`: only over HTTPS, for the whole site, and no Domain, so no sibling host can plant one."""
+    client = production_app.test_client()
+    page = client.get("/sign-in", base_url="https://localhost")
+    token = re.search(r'name="csrf_token"[^>]*? value="([^"]+)"', page.text).group(1)
+    email = session.get(User, network.womens_centre.caseworker.user_id).email
+    answer = client.post(
+        "/sign-in",
+        data={"email": email, "password": PASSWORD, "csrf_token": token},
+        base_url="https://localhost",
+    )
+    assert answer.status_code == 302
+    [cookie] = answer.headers.getlist("Set-Cookie")
+    attributes = [part.strip().lower() for part in cookie.split(";")]
+    assert cookie.startswith("__Host-maillage_session=")
+    assert {"secure", "httponly", "path=/", "samesite=lax"} <= set(attributes)
+    assert not any(part.startswith("domain=") for part in attributes)
+    # Her language choice is kept over HTTPS only too.
+    chosen = client.get("/sign-in?lang=en", base_url="https://localhost")
+    assert "secure" in [part.strip().lower() for part in chosen.headers["Set-Cookie"].split(";")]
+
+
+def test_in_development_the_cookie_keeps_a_plain_name_over_http(client, network, session):
+    """`__Host-` needs HTTPS, which http://127.0.0.1 has not: the browser would drop the cookie."""
+    email = session.get(User, network.womens_centre.caseworker.user_id).email
+    answer = client.post("/sign-in?lang=en", data={"email": email, "password": PASSWORD})
+    assert answer.status_code == 302
+    cookies = answer.headers.getlist("Set-Cookie")
+    assert sorted(cookie.split("=")[0] for cookie in cookies) == ["maillage_lang", "maillage_session"]
+    assert not any("secure" in cookie.lower().split("; ") for cookie in cookies)
