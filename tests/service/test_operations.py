@@ -436,7 +436,8 @@ def test_only_the_sending_side_changes_a_draft_and_only_while_it_is_one(
         "clock": clock,
     }
     sender = network.womens_centre.caseworker
-    with pytest.raises(NotAllowed):
+    # The shelter, to which the draft is addressed, does not see it before it is sent: as for legal aid.
+    with pytest.raises(ReferralNotFound):
         update_draft(session, protocols, draft.id, network.shelter.caseworker, **arguments)
     with pytest.raises(ReferralNotFound):
         update_draft(session, protocols, draft.id, network.legal_aid.coordinator, **arguments)
