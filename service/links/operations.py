@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -129,10 +130,21 @@ def add_link(
 
 
 def resolve_link(
-    session: Session, token: str, *, clock: Clock = utcnow, purpose: str = RESPOND
+    session: Session, token: str, *, clock: Clock = utcnow, purpose: str = RESPOND, lock: bool = False
 ) -> SignedLink:
-    """The usable link behind `token`, or `LinkInvalid` / `LinkExpired`. Changes nothing."""
-    link = session.scalar(select(SignedLink).where(SignedLink.token_hash == token_hash(token)))
+    """The usable link behind `token`, or `LinkInvalid` / `LinkExpired`. Changes nothing.
+
+    `lock`: for a transaction that writes on the link's behalf (its last use, an audit entry,
+    an action). The link's row is then locked first, before anything of its referral, so that
+    every use of one link takes its locks in one order: link, then referral. Taken the other
+    way round (an audit entry's key on the referral, then the link's row), twenty presses of
+    one button deadlocked. The lock leaves the link's key alone (FOR NO KEY UPDATE): audit
+    entries naming the link may still be written beside it.
+    """
+    query = select(SignedLink).where(SignedLink.token_hash == token_hash(token))
+    if lock:
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
+    link = session.scalar(query)
     now = clock()
     if link is None or link.purpose != purpose or (link.revoked_at is not None and link.revoked_at <= now):
         raise LinkInvalid()
@@ -142,6 +154,14 @@ def resolve_link(
     if link.expires_at <= now:
         raise LinkExpired(referral.sender_organization_id)
     return link
+
+
+LOCK_LINK = (
+    select(SignedLink)
+    .where(SignedLink.id == bindparam("link_id"))
+    .with_for_update(key_share=True)
+    .execution_options(populate_existing=True)
+)
 
 
 def revoke_link(session: Session, link_id: int, *, clock: Clock = utcnow) -> None:
@@ -179,7 +199,7 @@ class LinkPage:
 
 def open_link(session: Session, protocols: ProtocolLibrary, token: str, *, clock: Clock = utcnow) -> LinkPage:
     """Everything the link's page shows, with the use (and any read of her data) audited. Never acts."""
-    link = resolve_link(session, token, clock=clock)
+    link = resolve_link(session, token, clock=clock, lock=True)
     now = clock()
     page = _page(session, protocols, link, now)
     holder = link_holder(link)
@@ -214,9 +234,12 @@ def act_through_link(
 ) -> Referral:
     """Fire `trigger` as the link's holder, on the version of the referral she saw.
 
-    The audit entry commits with the change; a refused attempt is audited on its own.
+    The audit entry commits with the change; a refused attempt is audited on its own. Presses of
+    one link's buttons at once take their turns on the link's row (`resolve_link`'s lock): the
+    first one acts, the next ones find the referral changed (`ConcurrentUpdate`) and are audited
+    as refused.
     """
-    link = resolve_link(session, token, clock=clock)
+    link = resolve_link(session, token, clock=clock, lock=True)
     link_id, referral_id = link.id, link.referral_id
     holder = link_holder(link)
     now = clock()
@@ -237,7 +260,9 @@ def act_through_link(
         )
     except ReferralError:
         session.rollback()
-        link = session.get(SignedLink, link_id)
+        # The link's row first again: this entry takes a key lock on the referral, which another
+        # press, holding the link and waiting for the referral's row, would otherwise wait on.
+        link = session.scalar(LOCK_LINK, {"link_id": link_id})
         if link is not None:
             link.last_used_at = now
         audit(session, "link.refused", holder, now, referral_id=referral_id, signed_link_id=link_id)
