@@ -3,8 +3,9 @@
 A link is the only key a partner without an account has, so it is a random
 token of 256 bits of which we keep only the SHA-256 hash. It serves one
 referral, one organization (the receiving one) and one purpose, and it
-expires. Opening the page a link leads to never changes the referral: mail
-scanners open links. Every use, opening or acting, is audited.
+expires. Opening the page a link leads to never changes the referral, and
+shows nothing of her until a person asks: mail scanners open links and keep
+the pages. Every use, opening, reading her details or acting, is audited.
 """
 
 from __future__ import annotations
@@ -179,7 +180,11 @@ def link_holder(link: SignedLink) -> Actor:
 
 @dataclass(frozen=True)
 class LinkPage:
-    """What the page of a signed link shows; `person` and `consent` only while she is being helped."""
+    """What the page of a signed link shows; `person` and `consent` only while she is being helped.
+
+    `shows_person`: her details may be shown (there is something to do for her, under a valid
+    consent); `person` is set only once they were asked for (`open_link(..., with_person=True)`).
+    """
 
     link: SignedLink
     referral: Referral
@@ -197,8 +202,20 @@ class LinkPage:
         return self.protocol.is_terminal(self.referral.state)
 
 
-def open_link(session: Session, protocols: ProtocolLibrary, token: str, *, clock: Clock = utcnow) -> LinkPage:
-    """Everything the link's page shows, with the use (and any read of her data) audited. Never acts."""
+def open_link(
+    session: Session,
+    protocols: ProtocolLibrary,
+    token: str,
+    *,
+    with_person: bool = False,
+    clock: Clock = utcnow,
+) -> LinkPage:
+    """Everything the link's page shows, with the use audited. Never acts.
+
+    Her details only `with_person`, which a person asks for by pressing a button (a POST):
+    mail scanners open links and keep what they fetch, so a plain opening reads nothing of
+    hers. That read is audited ("person.read", naming the link), as any other.
+    """
     link = resolve_link(session, token, clock=clock, lock=True)
     now = clock()
     page = _page(session, protocols, link, now)
@@ -206,7 +223,7 @@ def open_link(session: Session, protocols: ProtocolLibrary, token: str, *, clock
     link.last_used_at = now
     audit(session, "link.opened", holder, now, referral_id=link.referral_id, signed_link_id=link.id)
     session.commit()
-    if page.shows_person:
+    if with_person and page.shows_person:
         person = read_person(session, link.referral_id, holder, signed_link_id=link.id, clock=clock)
         page = replace(page, person=person)
     return page

@@ -2,9 +2,10 @@
 
 The token is the key to a woman's data: it must not leave this page, so every
 answer says `Referrer-Policy: no-referrer` and `Cache-Control: no-store`, and
-the page loads nothing from elsewhere. Opening the page never acts; acting is
-a POST from a button on it, protected by the CSRF token of the session cookie
-Flask-WTF sets when the page is shown.
+the page loads nothing from elsewhere. Opening the page never acts and shows
+nothing of her; her details, and acting, are POSTs from buttons on it,
+protected by the CSRF token of the session cookie Flask-WTF sets when the
+page is shown.
 """
 
 from __future__ import annotations
@@ -72,6 +73,23 @@ def link_not_valid(error: LinkError) -> tuple[str, int]:
 @limiter.limit(RATE)
 def page(token: str) -> str:
     return _render(open_link(db(), protocol_library(), token, clock=request_clock()))
+
+
+@blueprint.route("/<token>/person", methods=["POST"])
+@limiter.limit(RATE)
+def person(token: str) -> str:
+    """Her details, shown because a person pressed the button for them (the read is audited).
+
+    A POST, checked by the page's CSRF token: a mail scanner that fetches the link never gets here.
+    """
+    return _render(open_link(db(), protocol_library(), token, with_person=True, clock=request_clock()))
+
+
+@blueprint.route("/<token>/person", methods=["GET"])
+@limiter.limit(RATE)
+def person_address(token: str) -> Response:
+    """The address the details' page shows (a reload, a bookmark): the link's page, which reads nothing."""
+    return _back(token)
 
 
 @blueprint.route("/<token>", methods=["POST"])

@@ -59,6 +59,7 @@ WORDS: dict[str, dict[str, str]] = {
         "safety_title": "Her safety: read before contacting her",
         "answer_title": "Your answer",
         "reach_title": "How to reach her",
+        "show_details": "Show her contact details",
         "thanks": "Thank you. The referral is now: Received.",
         # Errors
         "error_summary": "Please correct the following",
@@ -97,6 +98,7 @@ WORDS: dict[str, dict[str, str]] = {
         "safety_title": "Sa sécurité : à lire avant de communiquer avec elle",
         "answer_title": "Votre réponse",
         "reach_title": "Comment la joindre",
+        "show_details": "Afficher ses coordonnées",
         "thanks": "Merci. Le référencement est maintenant : Reçu.",
         "error_summary": "Veuillez corriger ce qui suit",
     },

@@ -49,7 +49,11 @@ def link_uses(live, referral_id: int, action: str) -> int:
         return session.scalar(
             select(func.count())
             .select_from(AuditEntry)
-            .where(AuditEntry.referral_id == referral_id, AuditEntry.action == action)
+            .where(
+                AuditEntry.referral_id == referral_id,
+                AuditEntry.action == action,
+                AuditEntry.signed_link_id.is_not(None),
+            )
         )
 
 
@@ -149,11 +153,20 @@ def test_a_referral_goes_from_intake_to_receipt_and_back(live, page: Page, new_c
     assert link_uses(live, referral_id, "link.opened") >= 3, "an opening of the link was not logged"
     assert link_uses(live, referral_id, "link.acted") == 0
 
-    # The page she lands on shows her safety constraints first, in their box.
+    # What the scanner kept, and the page she lands on, show nothing of the woman until she asks.
+    for opened in (scanner.text(), partner_page.content()):
+        assert woman.name not in opened
+        assert woman.safety not in opened
+        assert woman.phone not in opened
+    assert link_uses(live, referral_id, "person.read") == 0
     expect(partner_page.locator("html")).to_have_attribute("lang", language)
+    partner_page.get_by_role("button", name=words["show_details"]).click()
+
+    # Asked for, her safety constraints come first, in their box; the read is audited for the link.
     safety = partner_page.get_by_role("region", name=words["safety_title"])
     expect(safety).to_be_visible()
     expect(safety).to_contain_text(woman.safety)
+    assert link_uses(live, referral_id, "person.read") == 1
     reach = partner_page.get_by_role("region", name=words["reach_title"])
     answer = partner_page.get_by_role("region", name=words["answer_title"])
     expect(reach).to_contain_text(woman.name)

@@ -27,6 +27,7 @@ from service.referrals.operations import open_referral
 from service.referrals.operations import record_consent
 
 NAME = "Personne Fictive 7"
+PHONE = "450-555-0107"
 SAFETY = "Ne jamais laisser de message vocal"
 
 
@@ -41,7 +42,7 @@ def referral(session, protocols, network, clock) -> Referral:
         receiver_organization_id=network.shelter.organization.id,
         protocol_name="standard",
         need_codes=["shelter_emergency"],
-        person=PersonDetails(name=NAME, phone="450-555-0107", safety_constraints=SAFETY),
+        person=PersonDetails(name=NAME, phone=PHONE, safety_constraints=SAFETY),
         clock=clock,
     )
     record_consent(
@@ -163,25 +164,56 @@ def test_the_link_expiry_follows_the_setting(session, referral, network, clock, 
 # The page ------------------------------------------------------------------------
 
 
-def test_opening_the_link_shows_the_referral_and_changes_nothing(client, session, referral, token):
+def test_opening_the_link_shows_the_referral_and_nothing_of_her_and_changes_nothing(
+    client, session, referral, token
+):
+    """A mail scanner fetches the link and keeps the page: it gets the referral, not her."""
     before = (referral.state, referral.version, events_of(session, referral))
     response = client.get(f"/link/{token}")
     assert response.status_code == 200
     session.expire_all()
     again = session.get(Referral, referral.id)
     assert (again.state, again.version, events_of(session, again)) == before
-    assert audit_actions(session, referral) == ["link.opened", "person.read"]
+    assert audit_actions(session, referral) == ["link.opened"]
     link = session.scalar(select(SignedLink))
     assert link.last_used_at is not None
-    entries = session.scalars(select(AuditEntry).where(AuditEntry.referral_id == referral.id)).all()
-    assert {(e.signed_link_id, e.user_id) for e in entries} == {(link.id, None)}
+    for hers in (NAME, PHONE, SAFETY):
+        assert hers not in response.text
+    assert "Accuser réception" in response.text
+    # Her details are one deliberate press away, a form of its own posting to the link.
+    button = re.search(
+        r'<form method="post" action="([^"]+)">\s*<input[^>]*csrf_token[^>]*>\s*<button', response.text
+    )
+    assert button.group(1) == f"/link/{token}/person#her-details"
+    assert "Afficher ses coordonnées" in response.text
+
+
+def test_her_details_appear_once_asked_for_and_the_read_is_audited(client, session, referral, token, clock):
+    client.get(f"/link/{token}")
+    response = client.post(f"/link/{token}/person")
+    assert response.status_code == 200
     # What she needs to reach the woman safely is there; nothing personal in the title.
-    assert NAME in response.text
-    assert SAFETY in response.text
+    for hers in (NAME, PHONE, SAFETY):
+        assert hers in response.text
     assert "Accuser réception" in response.text
     title = re.search(r"<title>(.*?)</title>", response.text, re.S).group(1)
     assert NAME not in title
     assert "Fictive" not in title
+    assert "no-store" in response.headers["Cache-Control"]
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    # Who read it (the link, for its organization, no account) and when.
+    link = session.scalar(select(SignedLink))
+    query = select(AuditEntry).where(AuditEntry.referral_id == referral.id).order_by(AuditEntry.id)
+    entries = session.scalars(query).all()
+    assert [(e.action, e.signed_link_id, e.user_id, e.organization_id, e.at) for e in entries] == [
+        ("link.opened", link.id, None, link.organization_id, clock.now),
+        ("link.opened", link.id, None, link.organization_id, clock.now),
+        ("person.read", link.id, None, link.organization_id, clock.now),
+    ]
+    # Reloading the details' address (a GET) leads back to the page, which reads nothing.
+    again = client.get(f"/link/{token}/person")
+    assert again.status_code == 303
+    assert again.headers["Location"].endswith(f"/link/{token}")
 
 
 def test_opening_twice_is_logged_twice(client, session, referral, token):
@@ -260,7 +292,10 @@ def test_declining_asks_for_a_reason_then_hides_her_data(
     assert declined.state == "declined"
     page = client.get(f"/link/{token}")
     assert NAME not in page.text
-    assert "person.read" not in audit_actions(session, referral)[-1:]
+    assert "Afficher ses coordonnées" not in page.text
+    asked = client.post(f"/link/{token}/person")
+    assert NAME not in asked.text
+    assert "person.read" not in audit_actions(session, referral)
 
 
 def test_redirecting_names_the_organization(client, session, protocols, network, referral, token):
@@ -373,6 +408,20 @@ def test_acting_needs_the_csrf_token_of_the_page(guarded_app, session, referral,
     assert response.status_code == 303
     session.expire_all()
     assert session.get(Referral, referral.id).state == "received"
+
+
+def test_her_details_need_the_csrf_token_of_the_page(guarded_app, session, referral, token):
+    """A request for her details that does not come from the page's button reads nothing."""
+    client = guarded_app.test_client()
+    forged = client.post(f"/link/{token}/person")
+    assert forged.status_code == 400
+    assert NAME not in forged.text
+    page = client.get(f"/link/{token}")
+    token_field = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    asked = client.post(f"/link/{token}/person", data={"csrf_token": token_field})
+    assert asked.status_code == 200
+    assert NAME in asked.text
+    assert audit_actions(session, referral).count("person.read") == 1
 
 
 def test_link_pages_are_rate_limited(guarded_app, token):
