@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from service import extensions
 from service.config import Settings
 from service.config import settings
+from service.links.redaction import keep_tokens_out_of_logs
 from service.web import database
 from service.web import errors
 from service.web import headers
@@ -71,6 +72,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     extensions.login_manager.login_message = None
     app.after_request(remember_choice)
     errors.register(app)
+    # Request paths in logs, the app's and its server's, never carry a signed link's token.
+    keep_tokens_out_of_logs(app)
     headers.register(app, https=not development)
     templating.register(app)
 
