@@ -4,14 +4,16 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The compiled catalogs a checkout runs with (the wheel's build compiles its own: build_steps.py).
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard service/translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test lint audit bench messages
+.PHONY: run test lint audit bench messages catalogs
 
-run: $(STAMP)  ## Start Maillage with the demo network on the embedded SQLite database
+run: $(STAMP) catalogs  ## Start Maillage with the demo network on the embedded SQLite database
 	$(BIN)/maillage demo
 	$(BIN)/maillage run
 
-test: $(STAMP)  ## Run the whole test suite (SQLite and PostgreSQL)
+test: $(STAMP) catalogs  ## Run the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -34,6 +36,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
+
+catalogs: $(CATALOGS)  ## Compile the translation catalogs (.po into .mo), once they changed
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
 
 messages: $(STAMP)  ## Extract the strings to translate and merge them into the French catalog
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o service/translations/messages.pot --no-location --sort-output .

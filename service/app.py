@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -18,17 +17,16 @@ from service.web import errors
 from service.web import headers
 from service.web import templating
 from service.web.catalogs import TRANSLATIONS
-from service.web.catalogs import compile_catalogs
+from service.web.catalogs import check_catalogs
 from service.web.locale import remember_choice
 from service.web.locale import select_locale
-
-ROOT = Path(__file__).resolve().parent.parent
+from workflows.loader import TEMPLATES_FOLDER
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The Maillage web app, configured from `MAILLAGE_*` variables, then `test_config`."""
     config = settings()
-    app = Flask(__name__, template_folder=str(ROOT / "templates"))
+    app = Flask(__name__, template_folder=str(TEMPLATES_FOLDER))
     development = config.env == "development"
     app.config.from_mapping(
         SECRET_KEY=_secret_key(config),
@@ -62,7 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # The client's address and scheme as the proxies saw them: rate limits count per person.
         hops = config.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
-    compile_catalogs()
+    check_catalogs()
     database.init_app(app)
     extensions.babel.init_app(app, locale_selector=select_locale)
     extensions.csrf.init_app(app)

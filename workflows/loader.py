@@ -18,11 +18,26 @@ from workflows.protocol import Protocol
 from workflows.schema import ProtocolFile
 
 PROTOCOLS_FOLDER = Path(__file__).resolve().parent / "protocols"
-EMAIL_TEMPLATES_FOLDER = Path(__file__).resolve().parent.parent / "templates" / "email"
+
+
+def _templates_folder() -> Path:
+    # The wheel installs the checkout's top-level templates/ inside this package (build_steps.py).
+    installed = Path(__file__).resolve().parent / "templates"
+    return installed if installed.is_dir() else installed.parent.parent / "templates"
+
+
+TEMPLATES_FOLDER = _templates_folder()
+"""The pages' and emails' templates: `templates/` of the checkout, or its copy in the wheel."""
+EMAIL_TEMPLATES_FOLDER = TEMPLATES_FOLDER / "email"
 
 
 def template_names(folder: Path = EMAIL_TEMPLATES_FOLDER) -> frozenset[str]:
     """Names a protocol may notify with: one per `NAME.txt` email template."""
+    if not folder.is_dir():
+        # Else every protocol would be refused for templates it names, far from the cause.
+        raise FileNotFoundError(
+            f"no email templates in {folder}: Maillage is installed without its templates/"
+        )
     return frozenset(path.name.removesuffix(".txt") for path in folder.glob("*.txt"))
 
 

@@ -22,7 +22,6 @@ from email.utils import format_datetime as rfc2822_date
 from email.utils import formataddr
 from email.utils import parseaddr
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -45,10 +44,10 @@ from service.notifications.models import OutboxMessage
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
 from service.web.catalogs import TRANSLATIONS
-from service.web.catalogs import compile_catalogs
+from service.web.catalogs import check_catalogs
+from workflows.loader import TEMPLATES_FOLDER
 from workflows.loader import ProtocolLibrary
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 MONTREAL = ZoneInfo("America/Montreal")
 LANGUAGES = ("fr", "en")
 # An organization's referral address is read by whoever is on duty: the network's language.
@@ -408,9 +407,9 @@ def envelope_address(mail_from: str) -> str:
 
 @cache
 def _environment(language: str) -> Environment:
-    compile_catalogs()
+    check_catalogs()
     environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=FileSystemLoader(TEMPLATES_FOLDER),
         extensions=["jinja2.ext.i18n"],
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,

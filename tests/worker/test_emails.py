@@ -11,11 +11,11 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from service.notifications.emails import TEMPLATES
 from service.notifications.emails import Email
 from service.notifications.emails import format_due
 from service.notifications.emails import message_id
 from service.notifications.emails import render
+from workflows.loader import TEMPLATES_FOLDER
 from workflows.loader import template_names
 
 CONTEXT = {
@@ -51,7 +51,7 @@ def test_both_versions_render_and_say_the_same_thing(template, language):
 
 def test_each_protocol_template_has_an_html_version():
     for name in template_names():
-        assert (TEMPLATES / "email" / f"{name}.html").exists(), name
+        assert (TEMPLATES_FOLDER / "email" / f"{name}.html").exists(), name
 
 
 def test_a_signed_link_says_until_when_it_works():
