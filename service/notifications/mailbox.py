@@ -23,19 +23,38 @@ class MailboxEntry:
     date: datetime | None
 
 
-def list_mailbox(folder: Path, limit: int = 200) -> list[MailboxEntry]:
-    """The newest emails first, at most `limit`."""
-    if not folder.is_dir():
-        return []
-    names = sorted((p.name for p in folder.iterdir() if FILE_NAME.match(p.name)), reverse=True)[:limit]
+@dataclass(frozen=True)
+class MailboxPage:
+    """One page of the mailbox, newest first, and how many pages there are."""
+
+    entries: list[MailboxEntry]
+    page: int  # from 1, always one that exists (the first when the mailbox is empty)
+    pages: int
+
+
+PAGE_SIZE = 20
+
+
+def list_mailbox(folder: Path, page: int = 1, size: int = PAGE_SIZE) -> MailboxPage:
+    """The `page`-th `size` emails, newest first (a page out of range gives the nearest one).
+
+    Only the files of this page are read: the names alone (a time in nanoseconds first) give the order.
+    """
+    names = sorted(
+        (p.name for p in folder.iterdir() if FILE_NAME.match(p.name)) if folder.is_dir() else (),
+        key=lambda name: (int(name.split("-", 1)[0]), name),
+        reverse=True,
+    )
+    pages = max(1, -(-len(names) // size))
+    page = min(max(page, 1), pages)
     entries = []
-    for name in names:
+    for name in names[(page - 1) * size : page * size]:
         message = read_email(folder, name)
         if message is not None:
             entries.append(
                 MailboxEntry(name, str(message["To"] or ""), str(message["Subject"] or ""), _date(message))
             )
-    return entries
+    return MailboxPage(entries, page, pages)
 
 
 def read_email(folder: Path, name: str) -> EmailMessage | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import abort
 from flask import render_template
+from flask import request
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from service.config import settings
@@ -18,16 +20,27 @@ from service.notifications.mailbox import read_email
 blueprint = Blueprint("mailbox", __name__, url_prefix="/dev/mailbox")
 
 
+LOOPBACK = ("127.0.0.1", "::1")
+# Headers a proxy adds: a request that went through one may come from anywhere.
+FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
 @blueprint.before_request
 def development_only() -> None:
+    """Every signed link is in these emails: only a signed-in person at this computer reads them."""
     if settings().env != "development":
+        abort(404)
+    if request.remote_addr not in LOOPBACK or any(header in request.headers for header in FORWARDED):
+        abort(404)
+    if not current_user.is_authenticated:
         abort(404)
 
 
 @blueprint.get("/")
 def index() -> str:
     folder = settings().mailbox_folder()
-    return render_template("notifications/mailbox.html", entries=list_mailbox(folder), folder=folder)
+    page = list_mailbox(folder, request.args.get("page", 1, type=int))
+    return render_template("notifications/mailbox.html", listing=page, entries=page.entries, folder=folder)
 
 
 @blueprint.get("/<name>")
