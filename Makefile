@@ -3,6 +3,9 @@
 
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Where `make run` listens: `make run PORT=5302 HOST=0.0.0.0`.
+HOST ?= 127.0.0.1
+PORT ?= 5000
 STAMP := $(VENV)/.installed
 # The compiled catalogs a checkout runs with (the wheel's build compiles its own: build_steps.py).
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard service/translations/*/LC_MESSAGES/messages.po))
@@ -11,10 +14,10 @@ CATALOGS := $(patsubst %.po,%.mo,$(wildcard service/translations/*/LC_MESSAGES/m
 
 run: $(STAMP) catalogs  ## Start Maillage with the demo network on the embedded SQLite database
 	$(BIN)/maillage demo
-	$(BIN)/maillage run
+	$(BIN)/maillage run --host $(HOST) --port $(PORT)
 
-test: $(STAMP) catalogs  ## Run the whole test suite (SQLite and PostgreSQL)
-	$(BIN)/pytest
+test: $(STAMP) catalogs  ## Run the whole test suite (SQLite and PostgreSQL), with its progress and slowest tests
+	$(BIN)/pytest --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,6 +35,7 @@ bench: $(STAMP)  ## Measure against baselines taken in the same run (needs Postg
 	if command -v wrk >/dev/null; then $(BIN)/python bench/api.py; else echo "bench/api.py needs wrk"; fi
 
 $(STAMP): pyproject.toml
+	@echo "Installing Maillage and its development tools into $(VENV) (a few minutes the first time)..."
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.fernet import Fernet
+from platformdirs import user_data_path
+from pydantic import Field
 from pydantic import field_validator
 from pydantic_settings import BaseSettings
 from pydantic_settings import SettingsConfigDict
@@ -20,8 +22,10 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "production"
     """`development` relaxes what a laptop cannot provide (HTTPS cookies, a set secret key)."""
 
-    data_dir: Path = Path("instance")
-    """Where the embedded default keeps its SQLite database and mailbox."""
+    # Not relative to the current folder: `maillage` run from anywhere finds the same database.
+    data_dir: Path = Field(default_factory=lambda: user_data_path("maillage", appauthor=False))
+    """Where the embedded default keeps its SQLite database and mailbox: the user's data folder
+    (`~/.local/share/maillage` on Linux, `$XDG_DATA_HOME/maillage` when that is set)."""
 
     database_url: str | None = None
     """SQLAlchemy URL; the embedded default is SQLite in `data_dir`."""

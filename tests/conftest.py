@@ -47,6 +47,9 @@ POSTGRES_URL = os.environ.get(
 # outside an app (the demo, operations) have no secret key to derive one from. Inherited by the
 # worker and web servers the tests start. A test key, never used elsewhere.
 os.environ.setdefault("MAILLAGE_TOTP_ENCRYPTION_KEY", "dGVzdHMtb25seS10b3RwLWtleS0zMi1ieXRlcyEhISE=")
+# The command line speaks French unless told otherwise; most tests read its English messages
+# (tests/service/test_cli_language.py reads the French ones, as a person gets them by default).
+os.environ.setdefault("MAILLAGE_LANGUAGE", "en")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -8,10 +8,13 @@ harm (the relay publishes it again when its lease ends).
 
 from __future__ import annotations
 
+import logging
+import warnings
 from datetime import timedelta
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import SecurityWarning
 
 from service.config import Settings
 from service.config import settings
@@ -46,13 +49,38 @@ def broker(config: Settings) -> tuple[str, dict[str, Any]]:
     messages, control = folder / "messages", folder / "control"
     for path in (messages, control, folder / "processed"):
         path.mkdir(parents=True, exist_ok=True)
-    return "filesystem://", {
+    # A host named, though the transport uses none: kombu warns at every connection otherwise.
+    return "filesystem://localhost/", {
         "data_folder_in": str(messages),
         "data_folder_out": str(messages),
         "processed_folder": str(folder / "processed"),
         "store_processed": False,
         "control_folder": str(control),
     }
+
+
+class RoutineTicks(logging.Filter):
+    """Drops Celery's INFO lines about the relay and the sweep, sent, received and done every few
+    seconds whether or not there was anything to do: the tasks say themselves what they did.
+    Their warnings and errors pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        text = record.getMessage()
+        return RELAY not in text and SWEEP not in text
+
+
+# The loggers of beat ("Sending due task"), of the worker ("received", and "Discarding revoked task"
+# for a tick that expired unrun, replaced by the next) and of a task's end ("succeeded").
+for _name in ("celery.beat", "celery.worker.strategy", "celery.worker.request", "celery.app.trace"):
+    logging.getLogger(_name).addFilter(RoutineTicks())
+
+# Celery warns a worker run as root that a pickled message could run code as root; this app
+# accepts JSON only (below), the case in which Celery itself lets root run without C_FORCE_ROOT.
+warnings.filterwarnings(
+    "ignore", message="You're running the worker with superuser", category=SecurityWarning
+)
 
 
 def make_celery(config: Settings) -> Celery:

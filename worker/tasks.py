@@ -100,6 +100,8 @@ def relay(
                 return claimed
         if len(ids) < CLAIM_LIMIT:
             break
+    if claimed:
+        log.info("outbox: %d messages handed to the sender", claimed)
     return claimed
 
 
@@ -145,6 +147,8 @@ def sweep(factory: sessionmaker[Session], *, clock: Clock = utcnow) -> int:
             done += progressed
             if progressed == 0:
                 break
+    if done:
+        log.info("deadlines: %d steps carried out", done)
     return done
 
 

@@ -7,6 +7,10 @@ import click
 from service.cli.db import db
 from service.cli.demo import demo
 from service.cli.directory import directory
+from service.cli.language import ENVIRONMENT
+from service.cli.language import Group
+from service.cli.language import _l
+from service.cli.language import choose_language
 from service.cli.protocols import protocols
 from service.cli.run import run
 from service.cli.users import users
@@ -14,9 +18,22 @@ from service.cli.worker import beat
 from service.cli.worker import worker
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=_l("Maillage: referral protocols between community organizations."),
+)
+@click.option(
+    "--language",
+    type=click.Choice(["fr", "en"]),
+    envvar=ENVIRONMENT,
+    is_eager=True,
+    expose_value=False,
+    callback=choose_language,
+    help=_l("The language of messages: fr (the default) or en; also MAILLAGE_LANGUAGE."),
+)
 def main() -> None:
-    """Maillage: referral protocols between community organizations."""
+    pass
 
 
 main.add_command(beat)

@@ -6,20 +6,25 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import migrate
+from service.cli.language import Command
+from service.cli.language import Group
+from service.cli.language import _
+from service.cli.language import _l
 from service.config import settings
 from service.db import make_engine
 from service.db import session_factory
 from service.directory.needs import seed_needs
 
 
-@click.group()
+@click.group(cls=Group, help=_l("Create or update the database."))
 def db() -> None:
-    """Create or update the database."""
+    pass
 
 
-@db.command()
+@db.command(
+    cls=Command, help=_l("Bring the database to the newest schema and add the shipped needs taxonomy.")
+)
 def upgrade() -> None:
-    """Bring the database to the newest schema and add the shipped needs taxonomy."""
     config = settings()
     url = config.resolved_database_url()
     if url.startswith("sqlite:///"):
@@ -32,9 +37,10 @@ def upgrade() -> None:
             added = seed_needs(session)
     except SQLAlchemyError as error:
         where = engine.url.render_as_string(hide_password=True)
-        raise click.ClickException(f"the database at {where} could not be upgraded: {error}") from None
+        raise click.ClickException(
+            _("the database at %(where)s could not be upgraded: %(error)s", where=where, error=error)
+        ) from None
     finally:
         engine.dispose()
-    click.echo(
-        f"Database up to date ({engine.url.render_as_string(hide_password=True)}); {added} needs added."
-    )
+    where = engine.url.render_as_string(hide_password=True)
+    click.echo(_("Database up to date (%(where)s); %(added)s needs added.", where=where, added=added))

@@ -25,6 +25,10 @@ from waitress.server import MultiSocketServer
 
 from service.app import create_app
 from service.cli.db import upgrade
+from service.cli.language import Command
+from service.cli.language import Option
+from service.cli.language import _
+from service.cli.language import _l
 from service.cli.worker import start_worker_process
 from service.config import settings
 
@@ -91,7 +95,12 @@ def embedded(host: str, port: int, *, threads: int = 8) -> Embedded:
         server = create_server(app, host=host, port=port, threads=threads, ident="Maillage")
     except OSError as error:
         raise click.ClickException(
-            f"cannot listen on {host}:{port} ({error.strerror or error}); choose another with --port"
+            _(
+                "cannot listen on %(host)s:%(port)s (%(error)s); choose another with --port",
+                host=host,
+                port=port,
+                error=error.strerror or error,
+            )
         ) from None
     return Embedded(app=app, server=server)
 
@@ -103,30 +112,41 @@ def _check_free(host: str, port: int) -> None:
             probe.bind(address)
 
 
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+@click.command(
+    cls=Command,
+    help=_l(
+        "Start Maillage on the embedded default (SQLite in MAILLAGE_DATA_DIR) and print its address. "
+        "The web server, a worker and its scheduler (emails, reminders, escalations) run together; "
+        "Ctrl+C stops them all."
+    ),
+)
+@click.option("--host", cls=Option, default="127.0.0.1", show_default=True, help=_l("Address to listen on."))
+@click.option(
+    "--port", cls=Option, default=5000, show_default=True, type=click.IntRange(0, 65535), help=_l("Port.")
+)
 @click.option(
     "--worker/--no-worker",
     "with_worker",
+    cls=Option,
     default=True,
     show_default=True,
-    help="Start the worker and its scheduler beside the web server.",
+    help=_l("Start the worker and its scheduler beside the web server."),
 )
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int, with_worker: bool) -> None:
-    """Start Maillage on the embedded default (SQLite in MAILLAGE_DATA_DIR) and print its address.
-
-    The web server, a worker and its scheduler (emails, reminders,
-    escalations) run together; Ctrl+C stops them all.
-    """
     # A laptop has no HTTPS and no secret key to hand: development mode unless told otherwise.
     os.environ.setdefault("MAILLAGE_ENV", "development")
     settings.cache_clear()
     ctx.invoke(upgrade)
     maillage = embedded(host, port)
+    if not os.environ.get("MAILLAGE_BASE_URL"):
+        # Links in emails lead where this server answers: the web app reads the settings, and the
+        # worker, a process of its own started below, inherits the variable.
+        os.environ["MAILLAGE_BASE_URL"] = maillage.address.rstrip("/")
+        settings.cache_clear()
+        maillage.app.config["PUBLIC_BASE_URL"] = settings().base_url
     if with_worker:
         maillage.companions.append(start_worker_process(beat=True))
-    click.echo(f"Maillage is running at {maillage.address} (Ctrl+C stops it).")
+    click.echo(_("Maillage is running at %(address)s (Ctrl+C stops it).", address=maillage.address))
     maillage.serve()
-    click.echo("Maillage stopped.")
+    click.echo(_("Maillage stopped."))

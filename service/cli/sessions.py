@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
+from service.cli.language import _
 from service.config import settings
 from service.db import make_engine
 from service.db import session_factory
@@ -25,8 +26,11 @@ def command_session() -> Iterator[Session]:
             yield session
     except (OperationalError, ProgrammingError) as error:
         raise click.ClickException(
-            f"the database at {where} is not ready ({type(error.orig).__name__}); "
-            "run `maillage db upgrade` first"
+            _(
+                "the database at %(where)s is not ready (%(error)s); run `maillage db upgrade` first",
+                where=where,
+                error=type(error.orig).__name__,
+            )
         ) from None
     finally:
         engine.dispose()

@@ -18,33 +18,71 @@ from service.accounts.operations import active_sessions
 from service.accounts.operations import create_user
 from service.accounts.operations import deactivate_user
 from service.accounts.passwords import MIN_LENGTH
+from service.cli.language import Command
+from service.cli.language import Group
+from service.cli.language import Option
+from service.cli.language import _
+from service.cli.language import _l
+from service.cli.language import role_name
 from service.cli.sessions import command_session
 from service.directory.models import Organization
 
 
-@click.group()
+@click.group(
+    cls=Group, help=_l("People who sign in: caseworkers, coordinators, partner contacts, the regional admin.")
+)
 def users() -> None:
-    """People who sign in: caseworkers, coordinators, partner contacts, the regional admin."""
+    pass
 
 
-@users.command()
-@click.option("--email", required=True, help="Her email: she signs in with it.")
-@click.option("--org", "organization", help="Her organization, by name or id (none for a regional admin).")
-@click.option("--role", required=True, help=f"One of: {', '.join(Role)}.")
-@click.option("--name", default="", help="Her name as colleagues see it (default: the email's first part).")
-@click.option("--language", default="fr", show_default=True, help="fr or en: the language of her pages.")
-@click.option("--generate", is_flag=True, help="Make up a strong password and print it, instead of asking.")
+@users.command(
+    cls=Command, help=_l("Create an account; asks for the password twice (hidden) unless --generate.")
+)
+@click.option("--email", cls=Option, required=True, help=_l("Her email: she signs in with it."))
+@click.option(
+    "--org",
+    "organization",
+    cls=Option,
+    help=_l("Her organization, by name or id (none for a regional admin)."),
+)
+@click.option(
+    "--role",
+    cls=Option,
+    required=True,
+    help=_l(
+        "Her role, by its code: caseworker, coordinator, partner_contact, privacy_officer, regional_admin."
+    ),
+)
+@click.option(
+    "--name",
+    cls=Option,
+    default="",
+    help=_l("Her name as colleagues see it (default: the email's first part)."),
+)
+@click.option(
+    "--language", cls=Option, default="fr", show_default=True, help=_l("fr or en: the language of her pages.")
+)
+@click.option(
+    "--generate",
+    cls=Option,
+    is_flag=True,
+    help=_l("Make up a strong password and print it, instead of asking."),
+)
 def create(email: str, organization: str | None, role: str, name: str, language: str, generate: bool) -> None:
-    """Create an account; asks for the password twice (hidden) unless --generate."""
     if role not in set(Role):
-        raise click.ClickException(f"there is no role {role!r}; the roles are: {', '.join(Role)}")
+        roles = ", ".join(f"{code} ({role_name(code)})" for code in Role)
+        raise click.ClickException(
+            _("there is no role %(role)r; the roles are: %(roles)s", role=role, roles=roles)
+        )
     with command_session() as session:
         organization_id = _organization_id(session, organization) if organization else None
         if generate:
             password = secrets.token_urlsafe(15)
         else:
             password = click.prompt(
-                f"Password (at least {MIN_LENGTH} characters)", hide_input=True, confirmation_prompt=True
+                _("Password (at least %(length)s characters)", length=MIN_LENGTH),
+                hide_input=True,
+                confirmation_prompt=_("Repeat the password"),
             )
         try:
             user = create_user(
@@ -58,36 +96,63 @@ def create(email: str, organization: str | None, role: str, name: str, language:
             )
         except AccountProblem as problem:
             raise click.ClickException(str(problem)) from None
-        where = f" at {session.get(Organization, organization_id).name}" if organization_id else ""
-        click.echo(f"Account created: {user.email}, {user.role}{where}.")
+        if organization_id:
+            organization_name = session.get(Organization, organization_id).name
+            click.echo(
+                _(
+                    "Account created: %(email)s, %(role)s at %(organization)s.",
+                    email=user.email,
+                    role=role_name(user.role),
+                    organization=organization_name,
+                )
+            )
+        else:
+            click.echo(
+                _("Account created: %(email)s, %(role)s.", email=user.email, role=role_name(user.role))
+            )
     if generate:
-        click.echo(f"Password: {password}")
-        click.echo("It is shown only this once: give it to her by a safe channel.")
+        click.echo(_("Password: %(password)s", password=password))
+        click.echo(_("It is shown only this once: give it to her by a safe channel."))
 
 
-@users.command()
-@click.option("--email", required=True, help="The email she signs in with.")
+@users.command(
+    cls=Command, help=_l("Close an account: she can no longer sign in, and is signed out everywhere at once.")
+)
+@click.option("--email", cls=Option, required=True, help=_l("The email she signs in with."))
 def deactivate(email: str) -> None:
-    """Close an account: she can no longer sign in, and is signed out everywhere at once."""
     with command_session() as session:
         user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
         if user is None:
-            raise click.ClickException(f"there is no account with the email {email}")
+            raise click.ClickException(_("there is no account with the email %(email)s", email=email))
         ended = len(active_sessions(session, user.id))
         deactivate_user(session, user.id)
-        click.echo(f"Account deactivated: {user.email}; {ended} open session(s) ended.")
+        click.echo(
+            _(
+                "Account deactivated: %(email)s; %(ended)s open session(s) ended.",
+                email=user.email,
+                ended=ended,
+            )
+        )
 
 
-@users.command("reset-mfa")
-@click.option("--email", required=True, help="The email she signs in with.")
+@users.command(
+    "reset-mfa",
+    cls=Command,
+    help=_l("Forget her two-step sign-in (lost phone and recovery codes); she sets up a new one."),
+)
+@click.option("--email", cls=Option, required=True, help=_l("The email she signs in with."))
 def reset_mfa_command(email: str) -> None:
-    """Forget her two-step sign-in (lost phone and recovery codes); she sets up a new one."""
     with command_session() as session:
         user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
         if user is None:
-            raise click.ClickException(f"there is no account with the email {email}")
+            raise click.ClickException(_("there is no account with the email %(email)s", email=email))
         reset_mfa(session, user)
-        click.echo(f"Two-step sign-in reset for {user.email}: she sets it up again at her next sign-in.")
+        click.echo(
+            _(
+                "Two-step sign-in reset for %(email)s: she sets it up again at her next sign-in.",
+                email=user.email,
+            )
+        )
 
 
 def _organization_id(session: Session, given: str) -> int:
@@ -96,12 +161,21 @@ def _organization_id(session: Session, given: str) -> int:
     if text.isdigit():
         found = session.get(Organization, int(text))
         if found is None:
-            raise click.ClickException(f"there is no organization with id {text}")
+            raise click.ClickException(_("there is no organization with id %(id)s", id=text))
         return found.id
     found_id = session.scalar(select(Organization.id).where(func.lower(Organization.name) == text.lower()))
     if found_id is not None:
         return found_id
     names = list(session.scalars(select(Organization.name).order_by(Organization.name)))
     close = difflib.get_close_matches(text, names, n=3, cutoff=0.5)
-    hint = f"; did you mean: {', '.join(close)}?" if close else "; give its exact name or its id"
-    raise click.ClickException(f"there is no organization named {text!r}{hint}")
+    if close:
+        raise click.ClickException(
+            _(
+                "there is no organization named %(name)r; did you mean: %(close)s?",
+                name=text,
+                close=", ".join(close),
+            )
+        )
+    raise click.ClickException(
+        _("there is no organization named %(name)r; give its exact name or its id", name=text)
+    )

@@ -63,6 +63,8 @@ def start_worker_process(*, beat: bool = True) -> subprocess.Popen[bytes]:
         "celery",
         "--app",
         "worker.app",
+        # No banner: `maillage run` says itself where it runs.
+        "--quiet",
         *worker_arguments(beat=beat, loglevel="INFO"),
     ]
     return subprocess.Popen(command)  # noqa: S603 - our own interpreter and fixed arguments

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
 import urllib.request
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 from service.cli import main
 from service.cli.run import Embedded
 from service.cli.run import embedded
+from service.config import Settings
 from service.config import settings
 from service.demo import DEMO_PASSWORD
 
@@ -57,7 +59,7 @@ def test_demo_loads_into_an_empty_database_and_prints_the_logins(runner, data_di
     assert result.exit_code == 0, result.output
     assert (data_dir / "maillage.db").exists()
     assert "Demo network loaded: 10 fictional organizations" in result.output
-    for role in ("caseworker", "coordinator", "partner_contact", "regional_admin"):
+    for role in ("Caseworker", "Coordinator", "Partner contact", "Regional admin"):
         assert role in result.output
     assert "intervenante.ilot@demo.example" in result.output
     assert DEMO_PASSWORD in result.output
@@ -83,7 +85,7 @@ def test_a_coordinator_account_with_a_generated_password(runner, demo_loaded):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "Account created: Nouvelle@exemple.org, coordinator at Maison Fictive du Phare." in result.output
+    assert "Account created: Nouvelle@exemple.org, Coordinator at Maison Fictive du Phare." in result.output
     password = result.output.split("Password: ")[1].split()[0]
     assert len(password) >= 12
 
@@ -113,7 +115,10 @@ def test_the_password_is_asked_twice_and_must_be_long_enough(runner, demo_loaded
             "did you mean: Maison Fictive du Phare",
         ),
         (["--org", "999", "--role", "caseworker"], "there is no organization with id 999"),
-        (["--org", "1", "--role", "boss"], "there is no role 'boss'; the roles are: caseworker, coordinator"),
+        (
+            ["--org", "1", "--role", "boss"],
+            "there is no role 'boss'; the roles are: caseworker (Caseworker), coordinator (Coordinator)",
+        ),
         (["--role", "caseworker"], "a caseworker belongs to an organization"),
         (["--org", "1", "--role", "regional_admin"], "a regional admin belongs to no organization"),
     ],
@@ -195,3 +200,96 @@ def test_run_on_a_port_in_use_says_so(runner, data_dir):
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_run_on_another_port_puts_that_address_in_the_emails(runner, data_dir, monkeypatch):
+    # Set then removed, so that monkeypatch restores their absence after `run` sets them.
+    monkeypatch.setenv("MAILLAGE_BASE_URL", "unset")
+    monkeypatch.delenv("MAILLAGE_BASE_URL")
+    seen = []
+
+    def serve(self: Embedded) -> None:
+        seen.append((self.address, settings().base_url, self.app.config["PUBLIC_BASE_URL"]))
+        self.stop()
+
+    monkeypatch.setattr(Embedded, "serve", serve)
+    result = runner.invoke(main, ["run", "--port", "0", "--no-worker"])
+    assert result.exit_code == 0, result.output
+    [(address, base_url, public)] = seen
+    assert address != "http://127.0.0.1:5000/"
+    assert base_url == public == address.rstrip("/")
+    # The worker, started after this, inherits it.
+    assert os.environ["MAILLAGE_BASE_URL"] == address.rstrip("/")
+
+
+def test_run_keeps_the_base_url_it_is_given(runner, data_dir, monkeypatch):
+    monkeypatch.setenv("MAILLAGE_BASE_URL", "https://maillage.example.org")
+    seen = []
+    monkeypatch.setattr(Embedded, "serve", lambda self: (seen.append(settings().base_url), self.stop()))
+    result = runner.invoke(main, ["run", "--port", "0", "--no-worker"])
+    assert result.exit_code == 0, result.output
+    assert seen == ["https://maillage.example.org"]
+
+
+def test_commands_run_from_any_folder_use_the_same_data(runner, tmp_path, monkeypatch):
+    """Without MAILLAGE_DATA_DIR the data lives in the user's data folder, not the current one."""
+    monkeypatch.delenv("MAILLAGE_DATA_DIR", raising=False)
+    monkeypatch.delenv("MAILLAGE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("MAILLAGE_ENV", "development")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home-data"))
+    for folder in ("checkout", "elsewhere"):
+        (tmp_path / folder).mkdir()
+    settings.cache_clear()
+    try:
+        monkeypatch.chdir(tmp_path / "checkout")
+        assert runner.invoke(main, ["demo"]).exit_code == 0
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        settings.cache_clear()
+        result = runner.invoke(
+            main,
+            [
+                *("users", "create", "--email", "ailleurs@exemple.org", "--org", "1"),
+                "--role",
+                "caseworker",
+                "--generate",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "home-data" / "maillage" / "maillage.db").exists()
+        assert not (tmp_path / "checkout" / "instance").exists()
+        assert not (tmp_path / "elsewhere" / "instance").exists()
+    finally:
+        settings.cache_clear()
+
+
+def test_the_data_folder_variable_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home-data"))
+    monkeypatch.setenv("MAILLAGE_DATA_DIR", str(tmp_path / "chosen"))
+    assert Settings().data_dir == tmp_path / "chosen"
+
+
+# make run, make test ----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_dry_run(*arguments: str) -> str:
+    """The commands `make` would run, without running them (nor installing anything)."""
+    done = subprocess.run(  # noqa: S603 - a fixed command
+        ["make", "--dry-run", "--always-make", "-C", str(ROOT), *arguments],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_make_run_listens_where_it_is_told():
+    assert "maillage run --host 127.0.0.1 --port 5000" in make_dry_run("run")
+    assert "maillage run --host 0.0.0.0 --port 5302" in make_dry_run("run", "PORT=5302", "HOST=0.0.0.0")
+
+
+def test_make_test_shows_the_slowest_tests_and_the_install_says_what_it_does():
+    commands = make_dry_run("test")
+    assert "pytest --durations=15" in commands
+    assert "a few minutes the first time" in commands

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import logging
 import os
 import signal
 import subprocess
@@ -63,7 +66,8 @@ def test_run_starts_the_web_a_worker_and_its_beat_which_deliver_the_demos_emails
         )
     mailbox = tmp_path / "data" / "mailbox"
     try:
-        wait_until(lambda: b"Maillage is running at" in log.read_bytes(), what="the web server")
+        # In French, as a person gets it without asking for another language.
+        wait_until(lambda: "Maillage tourne à l'adresse".encode() in log.read_bytes(), what="the web server")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/sign-in") as page:
             assert page.status == 200
         wait_until(lambda: b"beat: Starting" in log.read_bytes(), what="the beat")
@@ -73,7 +77,21 @@ def test_run_starts_the_web_a_worker_and_its_beat_which_deliver_the_demos_emails
         run.send_signal(signal.SIGTERM)
         run.wait(timeout=30)
     output = log.read_text(errors="replace")
-    assert "Maillage stopped." in output, output[-3000:]
+    assert "Maillage est arrêté." in output, output[-3000:]
+    # Without MAILLAGE_BASE_URL, the links lead to the port it serves, not to 5000.
+    letters = "".join(
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        .get_body(("plain",))
+        .get_content()
+        for path in mailbox.glob("*.eml")
+    )
+    assert f"http://127.0.0.1:{port}/" in letters
+    assert "127.0.0.1:5000" not in letters
+    # Quiet when nothing happens: no line for each pass of the relay, no warning nobody can act on.
+    assert "relay_outbox" not in output
+    assert "relay-outbox" not in output
+    assert "WARNING" not in output
+    assert "SecurityWarning" not in output
     time.sleep(0.5)
     assert not _celery_children(run.pid), "the worker stops with the server"
 
@@ -83,3 +101,24 @@ def _celery_children(parent: int) -> list[str]:
     return [
         line for line in listing.stdout.splitlines() if line.split()[0] == str(parent) and "celery" in line
     ]
+
+
+def test_the_relay_and_sweep_ticks_leave_no_line_but_their_warnings_and_other_tasks_do(caplog):
+    import worker.app  # noqa: F401 - installs its filters on Celery's loggers
+
+    caplog.set_level(logging.INFO)
+    beat = logging.getLogger("celery.beat")
+    received = logging.getLogger("celery.worker.strategy")
+    done = logging.getLogger("celery.app.trace")
+    beat.info("Scheduler: Sending due task %s (%s)", "relay-outbox", "maillage.relay_outbox")
+    beat.info("Scheduler: Sending due task %s (%s)", "sweep-deadlines", "maillage.sweep_deadlines")
+    received.info("Task %s[%s] received", "maillage.relay_outbox", "b392")
+    logging.getLogger("celery.worker.request").info(
+        "Discarding revoked task: %s[%s]", "maillage.relay_outbox", "a1"
+    )
+    outcome = {"name": "maillage.relay_outbox", "id": "b392", "runtime": 0.002, "return_value": 0}
+    done.info("Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s", outcome)
+    assert caplog.records == []
+    done.info("Task %s[%s] succeeded", "maillage.send_batch", "c1")
+    beat.warning("Task %s raised", "maillage.relay_outbox")
+    assert [record.levelname for record in caplog.records] == ["INFO", "WARNING"]
