@@ -15,6 +15,7 @@ from service.links.redaction import keep_tokens_out_of_logs
 from service.web import database
 from service.web import errors
 from service.web import headers
+from service.web import inputs
 from service.web import templating
 from service.web.catalogs import TRANSLATIONS
 from service.web.catalogs import check_catalogs
@@ -52,6 +53,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_IDLE_MINUTES=config.session_idle_minutes,
         SESSION_MAX_HOURS=config.session_max_hours,
         REAUTH_MINUTES=config.reauth_minutes,
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
+        API_MAX_CONTENT_LENGTH=config.max_api_request_bytes,
     )
     if test_config:
         app.config.update(test_config)
@@ -72,6 +75,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     # Request paths in logs, the app's and its server's, never carry a signed link's token.
     keep_tokens_out_of_logs(app)
+    # Before any view: an address with an id no row has, or a NUL, never reaches the database.
+    # The API checks its own, after the key (`service.api.blueprint.authenticate`).
+    inputs.register(app, exempt={"api"})
     headers.register(app, https=not development)
     templating.register(app)
 

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     hosting_location: str = "Québec, Canada"
     """Where the servers and the data are, as the privacy page says."""
 
+    max_request_bytes: int = 1024 * 1024
+    """The largest request body a page takes (its forms); a larger one is refused (413) unread."""
+
+    max_api_request_bytes: int = 256 * 1024
+    """The largest JSON body the API takes; a referral is a few kilobytes."""
+
     @field_validator("totp_encryption_key")
     @classmethod
     def _fernet_keys(cls, value: str | None) -> str | None:

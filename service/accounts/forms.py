@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms import PasswordField
 from wtforms import StringField
@@ -9,8 +8,10 @@ from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
 from wtforms.validators import Length
 
+from service.web.forms import Form
 
-class SignInForm(FlaskForm):
+
+class SignInForm(Form):
     email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email."))])
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
 
@@ -24,13 +25,13 @@ def _code_field(label: str) -> StringField:
     )
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     """The second step of signing in: her app's code, or one of her recovery codes."""
 
     code = _code_field(_l("Code"))
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(Form):
     code = StringField(
         _l("Code shown by the app"),
         validators=[DataRequired(_l("Enter the code.")), Length(max=40)],
@@ -38,18 +39,18 @@ class EnrolForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """Her password again before a sensitive act; `code` is removed when she has no second factor."""
 
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
     code = _code_field(_l("Code"))
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes something: only the CSRF token."""
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current = PasswordField(
         _l("Current password"),
         validators=[DataRequired(_l("Enter your current password."))],

@@ -32,6 +32,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.sessions import SessionMixin
 from limits import parse
 from pydantic import BaseModel
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
@@ -46,12 +47,12 @@ from service.api import allowance
 from service.api import problems
 from service.api.keys import actor_for
 from service.api.keys import key_of
-from service.api.schemas import MAX_ID
 from service.audit.operations import audit
 from service.referrals.actors import Actor
 from service.web import quota
 from service.web.clock import request_clock
 from service.web.database import db
+from service.web.inputs import outside_rows
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,10 @@ def authenticate() -> None:
     # Per key, not per address: many clients may share one. By its id, so no token sits in Redis.
     allowance.spend(str(actor.api_key_id))
     g.api_actor = actor
-    if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
+    if outside_rows((request.view_args or {}).values()):
         raise NotFound()  # no row has such an id; the database would refuse to compare it
+    # A larger body is a 413 before it is read: a referral in JSON is a few kilobytes.
+    request.max_content_length = current_app.config["API_MAX_CONTENT_LENGTH"]
 
 
 def _refuse_if_held() -> None:
@@ -156,13 +159,18 @@ def actor() -> Actor:
 
 
 def body(model: type[Model]) -> Model:
-    """The JSON body read into `model`: 415 if it is not JSON, 422 (problem+json) if it does not fit."""
+    """The JSON body read into `model`: 415 if it is not JSON, 413 if too large, 400 if it is not
+    JSON that can be read (nested too deep among others), 422 (problem+json) if it does not fit."""
     if not request.is_json:
         raise UnsupportedMediaType()
-    data = request.get_json(silent=True)
-    if data is None:
-        raise BadRequest()
-    return model.model_validate(data)
+    # Parsed by pydantic (jiter), which stops at a depth of a few hundred: Python's json module
+    # recursed until RecursionError on 100,000 nested brackets.
+    try:
+        return model.model_validate_json(request.get_data(cache=True))
+    except ValidationError as error:
+        if any(e["type"] == "json_invalid" for e in error.errors()):
+            raise BadRequest() from None
+        raise
 
 
 def query(model: type[Model]) -> Model:

@@ -102,7 +102,7 @@ def _build(app: Flask) -> dict[str, Any]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}
                 if converter == "int"
                 else {"type": "string", "maxLength": 64},
             }

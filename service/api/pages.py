@@ -16,7 +16,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import RadioField
 from wtforms import SelectChoice
@@ -31,11 +30,12 @@ from service.api.keys import revoke_key
 from service.errors import NotAllowed
 from service.web.clock import request_clock
 from service.web.database import db
+from service.web.forms import Form
 
 blueprint = Blueprint("api_keys", __name__, url_prefix="/organization/api-keys")
 
 
-class KeyForm(FlaskForm):
+class KeyForm(Form):
     name = StringField(
         _l("What the key is for"),
         validators=[
@@ -54,7 +54,7 @@ class KeyForm(FlaskForm):
     )
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(Form):
     """Only the CSRF token: the key is in the address."""
 
 

@@ -9,18 +9,54 @@ never in a URL.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from typing import Literal
 
+from pydantic import AfterValidator
 from pydantic import AwareDatetime
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
+from pydantic_core import PydanticCustomError
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+from service.web.inputs import MAX_ID
+from service.web.inputs import WITHOUT_CONTROL_CHARACTERS
+from service.web.inputs import has_control_characters
+
+
+def _readable(text: str) -> str:
+    if has_control_characters(text):
+        # The database refuses a NUL; no one types the others.
+        raise PydanticCustomError("control_characters", "Text may not hold control characters such as NUL")
+    return text
+
+
+# Every text an input carries: one with control characters (but tab and line breaks) is a 422.
+Text = Annotated[
+    str, AfterValidator(_readable), Field(json_schema_extra={"pattern": WITHOUT_CONTROL_CHARACTERS})
+]
+
+# Text with something besides spaces: the document says both rules in one pattern.
+Said = Annotated[
+    str,
+    AfterValidator(_readable),
+    Field(
+        pattern=r"\S",
+        json_schema_extra={
+            "pattern": r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*[^\s\x00-\x1f][^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+        },
+    ),
+]
 
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Body(Input):
+    """A request's JSON body, read strictly: `0` is no boolean, `"2"` no id."""
+
+    model_config = ConfigDict(strict=True)
 
 
 # Errors -----------------------------------------------------------------------------
@@ -143,8 +179,8 @@ class OrganizationList(BaseModel):
 
 
 class DirectoryFilters(Input):
-    need: str | None = Field(default=None, max_length=64, description="A need code: only what covers it.")
-    q: str | None = Field(default=None, max_length=200, description="Words found in names and mandates.")
+    need: Text | None = Field(default=None, max_length=64, description="A need code: only what covers it.")
+    q: Text | None = Field(default=None, max_length=200, description="Words found in names and mandates.")
 
 
 # Protocols --------------------------------------------------------------------------
@@ -293,25 +329,25 @@ class ReferralList(BaseModel):
 
 
 class ReferralFilters(Input):
-    state: str | None = Field(default=None, max_length=32, description="Only referrals in this state.")
+    state: Text | None = Field(default=None, max_length=32, description="Only referrals in this state.")
     role: Literal["sent", "received"] | None = Field(
         default=None, description="Only those the viewer's organization sent, or received."
     )
-    protocol: str | None = Field(default=None, max_length=64, description="Only those under this protocol.")
-    cursor: str | None = Field(default=None, max_length=40, description="`next_cursor` of the page before.")
+    protocol: Text | None = Field(default=None, max_length=64, description="Only those under this protocol.")
+    cursor: Text | None = Field(default=None, max_length=40, description="`next_cursor` of the page before.")
     limit: int = Field(default=25, ge=1, le=100)
 
 
-class PersonIn(Input):
+class PersonIn(Body):
     """What the receiving organization needs to reach her, and how not to endanger her."""
 
-    name: str = Field(default="", max_length=200)
-    phone: str = Field(default="", max_length=40)
-    email: str = Field(default="", max_length=254)
-    language: str = Field(default="", max_length=32)
-    contact_preferences: str = Field(default="", max_length=1000)
-    safety_constraints: str = Field(default="", max_length=1000)
-    notes: str = Field(default="", max_length=4000)
+    name: Text = Field(default="", max_length=200)
+    phone: Text = Field(default="", max_length=40)
+    email: Text = Field(default="", max_length=254)
+    language: Text = Field(default="", max_length=32)
+    contact_preferences: Text = Field(default="", max_length=1000)
+    safety_constraints: Text = Field(default="", max_length=1000)
+    notes: Text = Field(default="", max_length=4000)
 
 
 class PersonOut(BaseModel):
@@ -324,16 +360,16 @@ class PersonOut(BaseModel):
     notes: str
 
 
-class ConsentIn(Input):
+class ConsentIn(Body):
     """Her consent, as she gave it to the sending organization."""
 
     method: Literal["verbal", "written"]
-    shared_with: str = Field(min_length=1, max_length=1000, pattern=r"\S")
-    purpose: str = Field(min_length=1, max_length=1000, pattern=r"\S")
+    shared_with: Said = Field(min_length=1, max_length=1000)
+    purpose: Said = Field(min_length=1, max_length=1000)
     expires_at: AwareDatetime | None = None
 
 
-class ReferralCreate(Input):
+class ReferralCreate(Body):
     """A new referral, a draft until `send` is fired; with her consent recorded if given."""
 
     model_config = ConfigDict(
@@ -360,16 +396,16 @@ class ReferralCreate(Input):
     )
 
     receiver_organization_id: int = Field(ge=1, le=MAX_ID)
-    need_codes: list[str] = Field(default_factory=list, max_length=50)
+    need_codes: list[Text] = Field(default_factory=list, max_length=50)
     urgent: bool = False
-    protocol: str | None = Field(
+    protocol: Text | None = Field(
         default=None, max_length=64, description="A coordinator may choose another protocol than agreed."
     )
     person: PersonIn | None = None
     consent: ConsentIn | None = None
 
 
-class TriggerIn(Input):
+class TriggerIn(Body):
     """Fire one of the referral's actions. Send `If-Match` with its ETag to act only on what you read."""
 
     model_config = ConfigDict(
@@ -379,9 +415,9 @@ class TriggerIn(Input):
         },
     )
 
-    trigger: str = Field(min_length=1, max_length=64)
-    reason: str | None = Field(default=None, max_length=64, description="A reason code the action offers.")
-    comment: str | None = Field(default=None, max_length=2000)
+    trigger: Text = Field(min_length=1, max_length=64)
+    reason: Text | None = Field(default=None, max_length=64, description="A reason code the action offers.")
+    comment: Text | None = Field(default=None, max_length=2000)
     target_organization_id: int | None = Field(
         default=None,
         ge=1,

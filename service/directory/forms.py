@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import EmailField
@@ -31,6 +30,7 @@ from wtforms.widgets import ListWidget
 from service.directory.wording import CAPACITY_LABELS
 from service.directory.wording import NOTE_KIND_LABELS
 from service.directory.wording import PARTNERSHIP_KIND_LABELS
+from service.web.forms import Form
 
 
 def options(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
@@ -45,7 +45,7 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class SearchForm(FlaskForm):
+class SearchForm(Form):
     class Meta:
         csrf = False  # a GET search changes nothing
 
@@ -53,7 +53,7 @@ class SearchForm(FlaskForm):
     need = SelectField(_l("Need"), choices=[], validate_choice=False)
 
 
-class OrganizationForm(FlaskForm):
+class OrganizationForm(Form):
     name = StringField(
         _l("Name"), validators=[DataRequired(_l("Enter the organization's name.")), Length(max=200)]
     )
@@ -80,7 +80,7 @@ class OrganizationForm(FlaskForm):
     )
 
 
-class ServiceForm(FlaskForm):
+class ServiceForm(Form):
     name = StringField(
         _l("Name of the service"), validators=[DataRequired(_l("Enter the service's name.")), Length(max=200)]
     )
@@ -88,7 +88,7 @@ class ServiceForm(FlaskForm):
     needs = CheckboxesField(_l("Needs this service covers"), choices=[])
 
 
-class PartnershipTermsForm(FlaskForm):
+class PartnershipTermsForm(Form):
     """What a new and an existing partnership share."""
 
     kinds = CheckboxesField(
@@ -142,7 +142,7 @@ class EditPartnershipForm(PartnershipTermsForm):
     active = BooleanField(_l("The partnership is active"))
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     kind = SelectField(_l("Kind of trace"), choices=options(NOTE_KIND_LABELS.items()), default="note")
     text = TextAreaField(
         _l("What happened, what was agreed"),
@@ -150,14 +150,14 @@ class NoteForm(FlaskForm):
     )
 
 
-class ProtocolChoiceForm(FlaskForm):
+class ProtocolChoiceForm(Form):
     class Meta:
         csrf = False  # a GET that only chooses which parameters to show
 
     protocol = SelectField(_l("Protocol"), choices=[], validate_choice=False)
 
 
-class AgreementForm(FlaskForm):
+class AgreementForm(Form):
     """The fixed part of an agreement; `agreement_form` adds one number per protocol parameter."""
 
     urgent_protocol = SelectField(_l("Protocol for urgent referrals"), choices=[])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms import IntegerField
 from wtforms import RadioField
@@ -15,6 +14,7 @@ from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
 from service.directory.forms import options
+from service.web.forms import Form
 
 TEXT_LIMIT = 10_000
 # Far above any real incident, below the database's integer limit: a typo gets a message, not an error.
@@ -25,7 +25,7 @@ def _text(label: object, missing: object) -> TextAreaField:
     return TextAreaField(label, validators=[DataRequired(missing), Length(max=TEXT_LIMIT)])
 
 
-class IncidentForm(FlaskForm):
+class IncidentForm(Form):
     description = _text(_l("What happened"), _l("Describe the circumstances of the incident."))
     information_kinds = _text(
         _l("Kind of personal information concerned"),
@@ -71,7 +71,7 @@ class IncidentForm(FlaskForm):
     measures = _text(_l("Measures taken"), _l("Describe the measures taken to reduce the risk of injury."))
 
 
-class RetentionForm(FlaskForm):
+class RetentionForm(Form):
     months = IntegerField(
         _l("Months a closed referral keeps her personal data"),
         validators=[Optional(), NumberRange(min=1, message=_l("Enter a number of months, 1 or more."))],

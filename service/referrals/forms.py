@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import EmailField
@@ -35,6 +34,7 @@ from wtforms.widgets import ListWidget
 from service.referrals.operations import PersonDetails
 from service.referrals.queries import ActionInfo
 from service.referrals.queries import Suggestion
+from service.web.forms import Form
 
 OTHER = "other"
 NO_AUTOFILL = {"autocomplete": "off"}
@@ -112,7 +112,7 @@ def notes_field() -> TextAreaField:
     return TextAreaField(_l("Notes for the partner"), filters=[strip_text], validators=[Length(max=2000)])
 
 
-def person_details(form: FlaskForm) -> PersonDetails:
+def person_details(form: Form) -> PersonDetails:
     """Her details as a form with the fields above holds them."""
     return PersonDetails(
         name=form.name.data or "",
@@ -125,7 +125,7 @@ def person_details(form: FlaskForm) -> PersonDetails:
     )
 
 
-class NeedsForm(FlaskForm):
+class NeedsForm(Form):
     """Step 1: what she needs, and how urgently."""
 
     needs = MultiCheckboxField(_l("Her needs"), choices=[])
@@ -252,7 +252,7 @@ def as_int(value: Any) -> int | None:
         return None
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(Form):
     """Step 3: her consent, as she gave it to the sending organization."""
 
     method = RadioField(
@@ -289,7 +289,7 @@ def _optional_id(value: Any) -> int | None:
     return as_int(value) if value not in (None, "") else None
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """One action button and what the protocol asks with it; prefixed by its trigger.
 
     Several share one page; the `trigger` sent beside the form says which one was used.

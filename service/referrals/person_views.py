@@ -42,6 +42,7 @@ from service.referrals.rights_forms import PersonSearchForm
 from service.web.access import roles_only
 from service.web.clock import request_clock
 from service.web.database import db
+from service.web.inputs import is_row_id
 from service.web.templating import current_locale
 
 blueprint = Blueprint("person", __name__)
@@ -56,6 +57,8 @@ def _chosen() -> list[int]:
     chosen = request.args.getlist("referral", type=int)
     if not chosen:
         abort(400)
+    if not all(is_row_id(number) for number in chosen):
+        abort(404)  # as for a referral that does not exist: the database could not even look
     return sorted(set(chosen))
 
 

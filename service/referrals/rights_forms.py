@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import Field
 from wtforms import IntegerField
@@ -37,9 +36,10 @@ from service.referrals.forms import person_details
 from service.referrals.forms import safety_constraints_field
 from service.referrals.forms import strip_text
 from service.referrals.operations import PersonDetails
+from service.web.forms import Form
 
 
-class EmergencyForm(FlaskForm):
+class EmergencyForm(Form):
     """The emergency path: why, to whom, for what, and the minimum about her."""
 
     reason = TextAreaField(
@@ -111,13 +111,13 @@ class EmergencyForm(FlaskForm):
         )
 
 
-class VersionForm(FlaskForm):
+class VersionForm(Form):
     """A button that acts on the referral as the page showed it (withdrawal of her consent)."""
 
     version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
 
-class PersonSearchForm(FlaskForm):
+class PersonSearchForm(Form):
     """Find the referrals about one woman: by number, by name, or both. Posted: a name is never in a URL."""
 
     number = IntegerField(
@@ -140,7 +140,7 @@ class PersonSearchForm(FlaskForm):
         return valid
 
 
-class CorrectionForm(FlaskForm):
+class CorrectionForm(Form):
     """Her details on one referral, as she asks them corrected."""
 
     version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
@@ -156,7 +156,7 @@ class CorrectionForm(FlaskForm):
         return person_details(self)
 
 
-class ErasureForm(FlaskForm):
+class ErasureForm(Form):
     """The confirmation that her personal data is to be erased from these referrals."""
 
     confirm = BooleanField(

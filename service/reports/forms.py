@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms import SelectField
 from wtforms.validators import Optional
 
 from service.directory.forms import options
 from service.reports.queries import PERIOD_KINDS
+from service.web.forms import Form
 
 PERIOD_LABELS = {"month": _l("Month"), "quarter": _l("Quarter"), "year": _l("Year")}
 UNMET_CHOICES = {"all": _l("Declined or redirected"), "decline": _l("Declined"), "redirect": _l("Redirected")}
 
 
-class PeriodForm(FlaskForm):
+class PeriodForm(Form):
     class Meta:
         csrf = False  # a GET that changes nothing
 

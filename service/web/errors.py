@@ -33,6 +33,7 @@ def _messages() -> dict[int, tuple[str, str]]:
         404: (_("Page not found"), _("This page does not exist, or you may not see it.")),
         405: (_("This action is not possible here"), _("Go back and try again.")),
         409: (_("This changed in the meantime"), _("Reload the page to see where it stands.")),
+        413: (_("What was sent is too large"), _("Send shorter texts, or less at once.")),
         429: (_("Too many attempts"), _("Wait a few minutes, then try again.")),
         500: (_("Something went wrong on our side"), _("Nothing you did caused this. Try again later.")),
     }
