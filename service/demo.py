@@ -52,6 +52,13 @@ DEMO_TOTP_SECRET = "MAILLAGEDEMOTWOSTEPSIGNINKEYABCD"  # noqa: S105
 DEMO_DOMAIN = "demo.example"  # a reserved name: no mail can reach anyone through it
 REGIONAL_ADMIN_EMAIL = f"table.regionale@{DEMO_DOMAIN}"
 
+# How a demo person is named: "Intervenante fictive Balance".
+ROLE_NAMES = {
+    Role.CASEWORKER: "Intervenante",
+    Role.COORDINATOR: "Coordonnatrice",
+    Role.PARTNER_CONTACT: "Répondante",
+    Role.PRIVACY_OFFICER: "Responsable de la confidentialité",
+}
 ROLE_WORDS = {
     Role.CASEWORKER: "intervenante",
     Role.COORDINATOR: "coordination",
@@ -670,7 +677,8 @@ class _Network:
             for role in seed.roles:
                 user = User(
                     email=user_email(seed.key, role),
-                    name=f"{ROLE_WORDS[role].capitalize()} fictive ({seed.key})",
+                    # Pages show a person with her organization in parentheses: none in her name.
+                    name=f"{ROLE_NAMES[role]} fictive {seed.key.capitalize()}",
                     organization_id=organizations[seed.key].id,
                     role=role,
                     password_hash=password_hash,

@@ -47,7 +47,8 @@ class Notification:
 @dataclass(frozen=True)
 class Transition:
     trigger: str
-    title: Text
+    title: Text  # the action, as a button: "Envoyer"
+    done: Text  # the action done, as the history tells it: "Envoyé"
     sources: tuple[str, ...]
     dest: str
     parties: frozenset[str]
@@ -86,6 +87,7 @@ class Protocol:
             Transition(
                 trigger=t.trigger,
                 title=t.title,
+                done=t.done or (spec.states[t.dest].title if t.dest in spec.states else t.title),
                 sources=tuple(sources(t.source)),
                 dest=t.dest,
                 parties=frozenset(t.by),

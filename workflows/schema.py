@@ -81,7 +81,9 @@ class Reason(Strict):
 
 class TransitionSpec(Strict):
     trigger: str = Field(pattern=NAME)
-    title: Text
+    title: Text  # what the button says: "Envoyer"
+    # What the referral's history says once it is done: "Envoyé". Without it, the state reached.
+    done: Text | None = None
     source: str | list[str] = Field(alias="from")
     dest: str = Field(alias="to")
     by: list[str] = Field(min_length=1)

@@ -4,8 +4,9 @@ Each active partnership is reviewed at its cadence (`review_every_months`,
 yearly by default), counted from the last review recorded in its notes (a
 note of kind "review"), or from its start. When a review falls due, the
 coordinators of both organizations get one reminder with the period's
-figures (referrals both ways, how many were accepted, the median time from
-sending to acknowledged receipt) and a link to the partnership's page, where
+figures, from its start up to the day the reminder goes (referrals both
+ways, how many were accepted, the median time from sending to acknowledged
+receipt) and a link to the partnership's page, where
 they record the review as a note, which starts the next period. A
 partnership of kind "yearly_presentation" is reminded in the same way of
 its yearly presentation of services (notes of kind "presentation").
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import time
+from datetime import timedelta
 
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -168,7 +170,8 @@ def queue_review_reminders(session: Session, *, clock: Clock = utcnow) -> int:
             )
             if len(done) == len(keys):
                 continue
-            counted = figures(session, partnership, start, due)
+            # The whole period under review: an overdue review counts what happened since its due date too.
+            counted = figures(session, partnership, start, max(due, on + timedelta(days=1)))
             names = dict(
                 session.execute(
                     select(Organization.id, Organization.name).where(Organization.id.in_(keys))

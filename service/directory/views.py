@@ -15,7 +15,6 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_login import login_required
@@ -51,6 +50,7 @@ from service.referrals.actors import Actor
 from service.web.clock import request_clock
 from service.web.database import db
 from service.web.errors import error_page
+from service.web.templating import day
 from workflows.durations import Duration
 from workflows.protocol import Protocol
 
@@ -73,6 +73,7 @@ def not_found(_error: Exception) -> tuple[str, int]:
 def directory_words() -> dict[str, Any]:
     return {
         "kind_label": wording.kind_label,
+        "organization_kind_label": wording.organization_kind_label,
         "capacity_words": wording.capacity_words,
         "note_kind_label": wording.note_kind_label,
         "agreement_status_label": wording.agreement_status_label,
@@ -460,7 +461,7 @@ def confirm_agreement(partnership_id: int, version: int) -> Response:
         "Version %(version)s of the referral agreement is confirmed. "
         "It applies to referrals opened from %(date)s.",
         version=agreement.version,
-        date=format_date(agreement.effective_on, "long"),
+        date=day(agreement.effective_on),
     )
     return _done(message, ".partnership", "agreements", partnership_id=partnership_id)
 

@@ -31,6 +31,20 @@ PARTNERSHIP_KIND_LABELS = {
     "co_organized_activities": _l("Co-organized events and activities"),
 }
 
+# The kinds of organization the demo and imports name by code; a kind typed in the form shows as typed.
+ORGANIZATION_KIND_LABELS = {
+    "shelter": _l("Shelter"),
+    "second_stage_housing": _l("Second-stage housing"),
+    "sexual_assault_centre": _l("Sexual assault centre"),
+    "crime_victim_assistance": _l("Crime victim assistance centre"),
+    "womens_centre": _l("Women's centre"),
+    "health_clinic": _l("Health clinic"),
+    "legal_aid": _l("Legal aid"),
+    "employment_service": _l("Employment service"),
+    "newcomer_settlement": _l("Newcomer settlement service"),
+    "food_bank": _l("Food bank"),
+}
+
 CAPACITY_LABELS = {
     "open": _l("Open: taking new referrals"),
     "waitlist": _l("Waiting list"),
@@ -66,6 +80,11 @@ def page_language() -> str:
 
 def kind_label(kind: str) -> str:
     return str(PARTNERSHIP_KIND_LABELS.get(kind, kind))
+
+
+def organization_kind_label(kind: str) -> str:
+    """An organization's kind in the page's language: "Maison d'hébergement", not "shelter"."""
+    return str(ORGANIZATION_KIND_LABELS.get(kind, kind))
 
 
 def capacity_words(status: str | None) -> str:

@@ -26,8 +26,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
-from babel.dates import format_datetime
 from babel.support import Translations
 from jinja2 import Environment
 from jinja2 import FileSystemLoader
@@ -38,6 +36,8 @@ from sqlalchemy.orm import Session
 
 from service.accounts.models import Role
 from service.accounts.models import User
+from service.dates import format_day
+from service.dates import format_moment
 from service.directory.models import Organization
 from service.links.operations import add_link
 from service.notifications.models import OutboxMessage
@@ -52,8 +52,6 @@ MONTREAL = ZoneInfo("America/Montreal")
 LANGUAGES = ("fr", "en")
 # An organization's referral address is read by whoever is on duty: the network's language.
 ORGANIZATION_LANGUAGE = "fr"
-LOCALES = {"fr": "fr_CA", "en": "en_CA"}
-DUE_FORMAT = "EEEE d MMMM y, HH:mm"
 # Who reads a message meant for each party, when it goes to people's own addresses.
 RECEIVING_ROLES = (Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT)
 
@@ -200,6 +198,7 @@ def compose(
     emails = []
     for recipient in recipients(session, message, referral, staff):
         context: dict[str, Any] = {
+            "number": referral.id,
             "sender": sender.name,
             "receiver": receiver.name,
             "deadline": deadline.title.in_language(recipient.language) if deadline else "",
@@ -373,17 +372,28 @@ DATE_FIELDS = ("due", "since")
 
 
 def _dates(payload: dict[str, Any], language: str) -> dict[str, str]:
-    locale = LOCALES.get(language, "fr_CA")
     return {
-        field: format_date(date.fromisoformat(payload[field]), "d MMMM y", locale=locale)
+        field: format_day(date.fromisoformat(payload[field]), language)
         for field in DATE_FIELDS
         if isinstance(payload.get(field), str)
     }
 
 
 def format_due(moment: datetime, language: str) -> str:
-    """A date and time as people in Montréal read it, e.g. "mercredi 25 juin 2025, 11:00"."""
-    return format_datetime(moment, DUE_FORMAT, tzinfo=MONTREAL, locale=LOCALES.get(language, "fr_CA"))
+    """A date and time as people in Montréal read it, e.g. "mercredi 25 juin 2025 à 11 h"."""
+    return format_moment(moment, language, "weekday")
+
+
+def inline(title: str) -> str:
+    """A protocol's title put inside a sentence, after a colon: "Rappel : accuser réception".
+
+    French writes no capital after a colon; English need not. The first letter
+    is lowered unless the first word is an acronym ("CLSC").
+    """
+    first = title.split(" ", 1)[0]
+    if len(first) > 1 and first[1].isupper():
+        return title
+    return title[:1].lower() + title[1:]
 
 
 def message_id(dedupe_key: str, address: str, base_url: str) -> str:
@@ -418,6 +428,7 @@ def _environment(language: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["inline"] = inline
     translations = Translations.load(str(TRANSLATIONS), [language])
     environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     return environment

@@ -1,8 +1,10 @@
 """The emergency path: a referral sent without her consent, when her life or safety is at stake.
 
-Québec's private-sector privacy act (s. 59.1, as Law 25 left it) lets an
-organization share personal information without consent to prevent an act
-of violence when there is a serious risk of death or serious injury. Here
+Québec's private-sector privacy act, which community organizations fall
+under (Loi sur la protection des renseignements personnels dans le secteur
+privé, art. 18.1, as Law 25 left it; s. 59.1 is the public bodies' twin),
+lets an organization share personal information without consent to prevent
+an act of violence when there is a serious risk of death or serious injury. Here
 only a coordinator may decide it, she must say why, only the minimum about
 the woman goes (a name or alias, how to reach her safely, the urgency and
 her needs), and the decision is an `EmergencyDisclosure` row: the recorded

@@ -46,7 +46,11 @@ coordinators_only = roles_only(MAY_DECIDE)
 @coordinators_only
 @fresh_authentication_required
 def new() -> str | Response:
-    """Send a referral without her consent: serious risk of death or serious injury (Law 25, s. 59.1)."""
+    """Send a referral without her consent: serious risk of death or serious injury.
+
+    The private-sector act, s. 18.1 (Loi sur la protection des renseignements
+    personnels dans le secteur privé, art. 18.1).
+    """
     session = db()
     form = EmergencyForm()
     needs = [

@@ -116,7 +116,7 @@ class Consent(Base):
 
 
 class EmergencyDisclosure(Base):
-    """Why a coordinator sent a referral without her consent (Law 25, s. 59.1: serious risk of
+    """Why a coordinator sent a referral without her consent (private-sector act, s. 18.1: serious risk of
     death or serious injury tied to violence). The `consent_recorded` guard accepts it.
 
     The reason is the organization's account of the exception: it is shown on the

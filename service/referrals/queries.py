@@ -432,7 +432,7 @@ class TimelineEntry:
     at: datetime
     kind: str  # "opened", "edited", "transition", "reminder", "escalation"
     trigger: str | None  # the protocol's name of the transition
-    title: str | None  # the transition's title, or the deadline's for a reminder or escalation
+    title: str | None  # what the transition did ("Envoyé"), or the deadline's title for a reminder
     from_state: str | None
     to_state: str
     state_title: str
@@ -467,7 +467,7 @@ def timeline(
     entries = []
     for event, user_name in rows:
         transition = transition_of(protocol, event)
-        title = transition.title.in_language(language) if transition else None
+        title = transition.done.in_language(language) if transition else None
         if event.kind in ("reminder", "escalation") and event.from_state in protocol.states:
             deadline = protocol.states[event.from_state].deadline
             title = deadline.title.in_language(language) if deadline else None

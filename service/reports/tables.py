@@ -111,8 +111,13 @@ def states_table(name: str, caption: str, figures: Figures, words: Words, *, sup
     )
 
 
-def summary_table(name: str, caption: str, figures: Figures, *, suppressed: bool) -> Table:
-    """The few numbers that say how referrals went: how many, accepted, late, reminded."""
+def summary_table(
+    name: str, caption: str, figures: Figures, *, suppressed: bool, received: bool = False
+) -> Table:
+    """The few numbers that say how referrals went: how many, accepted, late, reminded.
+
+    `received`: the figures are of the referrals an organization received, so its count says so.
+    """
     acceptance, missed = figures.acceptance_percent, figures.missed_percent
     if suppressed:
         referrals = suppression.suppressed_count(figures.referrals).shown
@@ -131,7 +136,7 @@ def summary_table(name: str, caption: str, figures: Figures, *, suppressed: bool
         caption=caption,
         columns=[_("Figure"), _("Value")],
         rows=[
-            [_("Referrals sent"), referrals],
+            [_("Referrals received") if received else _("Referrals sent"), referrals],
             [_("Acceptance rate (of the referrals decided)"), percent(acceptance)],
             [_("Referrals that missed a deadline"), percent(missed)],
             [_("Reminders sent"), reminders],

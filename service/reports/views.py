@@ -22,7 +22,6 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_login import login_required
@@ -40,6 +39,7 @@ from service.reports.queries import Figures
 from service.reports.queries import Period
 from service.reports.tables import Table
 from service.reports.tables import Words
+from service.web import templating
 from service.web.clock import request_clock
 from service.web.database import db
 from service.web.spreadsheet import csv_text
@@ -164,7 +164,7 @@ def _period(form_class: type[PeriodForm]) -> tuple[PeriodForm, Period]:
 
 def _period_words(period: Period) -> str:
     if period.kind == "month":
-        return format_date(period.start, "MMMM yyyy")
+        return templating.day(period.start, "month")
     if period.kind == "quarter":
         return _(
             "quarter %(number)s of %(year)s", number=(period.start.month - 1) // 3 + 1, year=period.start.year
@@ -218,7 +218,13 @@ def _organization_report(period: Period, _form: PeriodForm) -> Report:
             Section(
                 heading,
                 [
-                    tables.summary_table(f"{direction}-summary", _("In short"), figures, suppressed=False),
+                    tables.summary_table(
+                        f"{direction}-summary",
+                        _("In short"),
+                        figures,
+                        suppressed=False,
+                        received=direction == "received",
+                    ),
                     tables.states_table(
                         f"{direction}-states",
                         _("Referrals by state and outcome"),

@@ -1,6 +1,9 @@
-"""Helpers the templates call: the menu for the signed-in person, form accessibility."""
+"""Helpers the templates call: the menu for the signed-in person, form accessibility, dates."""
 
 from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
 
 from flask import Flask
 from flask import current_app
@@ -12,6 +15,8 @@ from wtforms import Field
 from wtforms.widgets import ListWidget
 
 from service.accounts.models import Role
+from service.dates import format_day
+from service.dates import format_moment
 from service.referrals.actors import REFERRAL_ROLES
 from service.web.organization import tools_for
 
@@ -73,7 +78,18 @@ def current_locale() -> str:
     return get_locale().language if get_locale() else "fr"
 
 
+def when(moment: datetime, style: str = "long", seconds: bool = False) -> str:
+    """The `when` filter: a moment in the page's language, e.g. "6 décembre 2026 à 5 h 05"."""
+    return format_moment(moment, current_locale(), style, seconds=seconds)
+
+
+def day(value: date | datetime, style: str = "long") -> str:
+    """The `day` filter: a day in the page's language, e.g. "6 décembre 2026"."""
+    return format_day(value, current_locale(), style)
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.filters.update(when=when, day=day)
     app.jinja_env.globals.update(
         main_menu=main_menu,
         described_by=described_by,

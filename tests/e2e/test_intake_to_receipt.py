@@ -190,7 +190,7 @@ def test_a_referral_goes_from_intake_to_receipt_and_back(live, page: Page, new_c
     page.reload()
     timeline = page.get_by_role("region", name=words["timeline"])
     expect(timeline).to_contain_text(words["received"])
-    expect(timeline).to_contain_text(words["acknowledge"])
+    expect(timeline).to_contain_text(words["acknowledged"])  # what happened, not the button's verb
     expect(page.locator("html")).to_have_attribute("lang", language)
     shot("09-referral-received")
 

@@ -20,6 +20,7 @@ from service.directory.models import Organization
 from service.directory.models import Partnership
 from service.directory.models import PartnershipNote
 from service.directory.models import ReferralAgreement
+from service.directory.wording import ORGANIZATION_KIND_LABELS
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
 from service.referrals.models import ReferralPerson
@@ -142,3 +143,16 @@ def test_a_path_reaches_each_state_without_discarding_drafts(protocols):
             assert (path[-1].dest if path else protocol.initial) == state
             if state == "cancelled":
                 assert path[-1].trigger == "cancel"
+
+
+def test_demo_people_and_kinds_read_as_words_on_the_pages(session, demo):
+    organizations = list(
+        session.scalars(select(Organization).where(Organization.name.in_([s.name for s in ORGANIZATIONS])))
+    )
+    staff = session.scalars(
+        select(User.name).where(User.organization_id.in_([o.id for o in organizations]))
+    ).all()
+    # The timeline shows "name (organization)": a name with parentheses doubles them.
+    assert not any("(" in name or ")" in name for name in staff)
+    assert "Intervenante fictive Balance" in staff
+    assert all(o.kind in ORGANIZATION_KIND_LABELS for o in organizations), "a kind the pages show as a code"

@@ -554,3 +554,17 @@ def test_a_stale_confirmation_is_refused_with_a_message(as_, session, network, t
     assert "only the newest version can be confirmed" in response.text
     confirmed = ReferralAgreement.confirmed_at.is_not(None) & (ReferralAgreement.partnership_id == tie.id)
     assert session.scalar(select(func.count()).where(confirmed)) == 0
+
+
+def test_an_organizations_kind_shows_in_words_not_as_its_code(as_, session, network):
+    network.legal_aid.organization.kind = "legal_aid"
+    network.shelter.organization.kind = "Maison pour femmes aînées"  # typed in the form: shown as typed
+    session.commit()
+    browser = as_(network.shelter.caseworker)
+    legal_aid = network.legal_aid.organization.id
+    for path in ("/directory/", f"/directory/organizations/{legal_aid}"):
+        french = browser.get(f"{path}?lang=fr").text
+        assert '<p class="dir-kind">Aide juridique</p>' in french
+        assert 'dir-kind">legal_aid<' not in french
+        assert '<p class="dir-kind">Legal aid</p>' in browser.get(f"{path}?lang=en").text
+    assert "Maison pour femmes aînées" in browser.get("/directory/?lang=fr").text

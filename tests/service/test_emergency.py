@@ -283,3 +283,20 @@ def test_the_retention_purge_erases_the_written_reason_and_the_report_says_so(
     page = signed_in(app, coordinator, session).get("/referrals/emergencies").get_data(as_text=True)
     assert REASON not in page
     assert "Erased with her personal data" in page
+
+
+def test_the_emergency_path_cites_the_private_sector_act_that_governs_community_organizations(
+    app, session, network
+):
+    client = signed_in(app, network.womens_centre.coordinator, session, language="fr")
+    for path in ("/referrals/emergency", "/referrals/emergencies"):
+        french = client.get(f"{path}?lang=fr").text.replace("&#39;", "'")
+        assert (
+            "Loi sur la protection des renseignements personnels dans le secteur privé, art. 18.1" in french
+        )
+        assert "59.1" not in french
+        english = client.get(f"{path}?lang=en").text
+        assert (
+            "Act respecting the protection of personal information in the private sector, s. 18.1" in english
+        )
+        assert "59.1" not in english

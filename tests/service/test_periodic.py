@@ -472,3 +472,23 @@ def test_a_yearly_presentation_is_reminded_once_per_year(session, network, clock
     assert queue_review_reminders(session, clock=clock) == 2
     assert len(messages(session, "partnership_presentation_due")) == 4
     assert len(messages(session, "partnership_review_due")) == 2
+
+
+def test_an_overdue_review_counts_the_referrals_up_to_now_not_up_to_its_due_date(
+    session, protocols, network, clock
+):
+    today = clock.now  # 27 November 2026
+    clock.now = today - timedelta(days=400)
+    partnership(session, network, clock, started_on=date(2025, 11, 2))  # due 2 November 2026
+    clock.now = datetime(2026, 10, 1, 15, 0, tzinfo=UTC)
+    sent_referral(session, protocols, network, clock)  # before the due date
+    clock.now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    late = sent_referral(session, protocols, network, clock)  # after it, while the review is overdue
+    clock.advance(hours=6)
+    fire(session, protocols, late, "acknowledge", network.shelter.caseworker, clock=clock)
+
+    clock.now = today
+    assert queue_review_reminders(session, clock=clock) == 2
+    figures = messages(session, "partnership_review_due")[0].payload
+    assert (figures["referrals"], figures["since"], figures["due"]) == (2, "2025-11-02", "2026-11-02")
+    assert figures["median_receipt_hours"] == 6.0

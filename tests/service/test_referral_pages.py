@@ -621,7 +621,8 @@ def test_the_referral_page_shows_where_it_stands_and_her_safety_first(
     html = page.text
     assert "<strong>Sent</strong>" in html  # the state, in words
     assert "Standard referral, version 1" in html
-    assert "Acknowledge receipt, by 1 December 2026, 10:00" in html  # two business days on, in Montréal
+    # Two business days on, in Montréal.
+    assert "Acknowledge receipt, by December 1, 2026 at 10:00 a.m." in html
     assert 'name="trigger" value="acknowledge"' in html
     assert f"{network.shelter.organization.name} <strong>(your organization)</strong>" in html
     assert html.index('class="safety"') < html.index('id="status-title"')
@@ -639,6 +640,31 @@ def test_the_referral_page_shows_where_it_stands_and_her_safety_first(
     assert len(person_reads(session, referral)) == 2  # every showing is a read
 
 
+def cancel_button(html: str) -> str:
+    form = html[html.index('name="trigger" value="cancel"') :]
+    form = form[: form.index("</form>")]
+    [label] = re.findall(r"<button[^>]*>(.*?)</button>", form, re.S)
+    return " ".join(label.split())
+
+
+def test_the_timeline_says_what_happened_and_the_cancel_button_what_it_cancels(
+    app, session, protocols, network, clock
+):
+    referral = referral_in("received", session, protocols, network, clock)
+    client = signed_in(app, network.womens_centre.caseworker, session, language="fr")
+    french = client.get(f"/referrals/{referral.id}").text
+    timeline = french[french.index('id="timeline-title"') :]
+    done = [" ".join(m.split()) for m in re.findall(r"<strong>(.*?)</strong>", timeline, re.S)]
+    assert "Envoyé" in done
+    assert "Réception accusée" in done
+    assert "Envoyer" not in done
+    assert "Accuser réception" not in done
+    assert cancel_button(french) == "Annuler le référencement"
+    english = client.get(f"/referrals/{referral.id}?lang=en").text
+    assert "Receipt acknowledged" in english[english.index('id="timeline-title"') :]
+    assert cancel_button(english) == "Cancel the referral"
+
+
 def test_the_page_speaks_french_by_default_and_english_on_request(app, session, protocols, network, clock):
     referral = referral_in("sent", session, protocols, network, clock)
     client = signed_in(app, network.shelter.caseworker, session, language="fr")
@@ -646,7 +672,8 @@ def test_the_page_speaks_french_by_default_and_english_on_request(app, session, 
     assert "<strong>Envoyé</strong>" in french
     assert "Référencement standard, version 1" in french
     assert "Accuser réception" in french
-    assert "1 décembre 2026, 10:00" in french  # French dates, Montréal time
+    assert "1er décembre 2026 à 10 h" in french  # French dates, Montréal time, Québec usage
+    assert "27 novembre 2026 à 10 h" in french  # sent at 15:00 UTC
     english = client.get(f"/referrals/{referral.id}?lang=en").text
     assert "Standard referral, version 1" in english
     assert "<strong>Sent</strong>" in english
@@ -683,7 +710,7 @@ def test_the_receiver_acknowledges_and_the_sender_sees_it_in_the_timeline(
     assert "The referral is now: Received." in receiver.get(response.headers["Location"]).text
     timeline = signed_in(app, network.womens_centre.caseworker, session).get(f"/referrals/{referral.id}").text
     log = timeline[timeline.index('id="timeline-title"') :]
-    assert "Acknowledge receipt" in log
+    assert "Receipt acknowledged" in log  # what happened, not the button's verb
     assert "State: Received" in log
     assert "caseworker Maison Fictive du Phare (Maison Fictive du Phare)" in log  # who: her name, her side
 

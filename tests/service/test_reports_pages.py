@@ -59,6 +59,12 @@ def test_a_coordinator_reads_her_organizations_figures_with_charts(as_, network,
     assert summary["Acceptance rate (of the referrals decided)"] == "60%"
     assert summary["Referrals that missed a deadline"] == "17%"
     assert cells(sent, "Time from sending to each step")[1] == ["Receipt acknowledged", "5", "4.0", "7.2"]
+    # What it received is counted as received, in both languages.
+    received = page.split("Referrals we received")[1]
+    assert [row[0] for row in cells(received, "In short")[1:2]] == ["Referrals received"]
+    french = browser.get(f"/reports/organization?{NOVEMBER}&lang=fr").text
+    received = french.split("Référencements que nous avons reçus")[1]
+    assert cells(received, "En bref")[1][0] == "Référencements reçus"
     # Charts are images with a title and a description, next to their table.
     assert page.count('role="img"') >= 4
     assert '<title id="chart-sent-states-title">Referrals by state and outcome</title>' in page

@@ -7,22 +7,29 @@ import email
 import email.policy
 import html
 import re
+from datetime import UTC
+from datetime import datetime
 from email.utils import parsedate_to_datetime
+from functools import cache
 
 import pytest
 
+from service.dates import format_day
 from service.notifications.emails import Email
 from service.notifications.emails import format_due
 from service.notifications.emails import message_id
 from service.notifications.emails import render
+from workflows.loader import PROTOCOLS_FOLDER
 from workflows.loader import TEMPLATES_FOLDER
+from workflows.loader import load_library
 from workflows.loader import template_names
 
 CONTEXT = {
+    "number": 7,
     "sender": "Centre Fictif & Cie",
     "receiver": "Maison <Fictive>",
     "deadline": "Acknowledge receipt",
-    "due": "Wednesday 25 June 2025, 11:00",
+    "due": "Wednesday, June 25, 2025 at 11:00 a.m.",
     "link": "https://maillage.example.org/referrals/7",
     "signed": False,
     "expires": "",
@@ -49,6 +56,60 @@ def test_both_versions_render_and_say_the_same_thing(template, language):
     assert f'href="{CONTEXT["link"]}"' in page
 
 
+SUMMARIES = {"daily_digest", "partnership_review_due", "partnership_presentation_due"}
+REFERRAL_TEMPLATES = sorted(template_names() - SUMMARIES)
+# Double punctuation, and a capital right after a French colon inside a sentence.
+FAULTS = re.compile(r"[?!.][.,]|\. \.| : [A-ZÀ-Ý]")
+
+
+@cache
+def deadline_titles() -> list[tuple[str, str]]:
+    """Every deadline title of the shipped protocols, with its language."""
+    library = load_library(PROTOCOLS_FOLDER)
+    return sorted(
+        {
+            (language, state.deadline.title.in_language(language))
+            for protocol in library
+            for state in protocol.states.values()
+            if state.deadline
+            for language in ("fr", "en")
+        }
+    )
+
+
+@pytest.mark.parametrize("template", sorted(template_names()))
+def test_every_email_reads_right_with_every_deadline_in_both_languages(template):
+    for language, title in deadline_titles():
+        moment = datetime(2026, 12, 6, 10, 5, tzinfo=UTC)
+        # A summary's due is a day (a review's), a referral's a moment (a deadline's).
+        due = format_day(moment, language) if template in SUMMARIES else format_due(moment, language)
+        context = {**CONTEXT, "deadline": title, "due": due, "partner": "Maison Fictive"}
+        subject, text, page = render(template, language, **context)
+        # Each element on a line of its own: a paragraph's end is no sentence's middle.
+        visible = html.unescape(re.sub(r"<[^>]+>", "\n", page.split("</head>")[1]))
+        for version in (subject, text, visible):
+            assert not FAULTS.search(version), (template, language, FAULTS.search(version), version)
+
+
+@pytest.mark.parametrize("template", REFERRAL_TEMPLATES)
+@pytest.mark.parametrize(("language", "number"), [("fr", "Référencement nº 7"), ("en", "referral no. 7")])
+def test_an_email_names_its_referral_by_number_and_its_button_in_words(template, language, number):
+    subject, text, page = render(template, language, **CONTEXT)
+
+    assert number.casefold() in subject.casefold()
+    assert number.casefold() in text.casefold()
+    assert CONTEXT["link"] in text, "the plain text keeps the raw link"
+    [button] = re.findall(r'<a href="[^"]*"[^>]*>([^<]*)</a>', page)
+    assert button == {"fr": "Ouvrir le référencement", "en": "Open the referral"}[language]
+
+
+def test_a_summary_email_button_reads_as_words():
+    _subject, text, page = render("daily_digest", "fr", **CONTEXT, base="https://maillage.example.org")
+    assert CONTEXT["link"] in text
+    assert ">Ouvrir dans Maillage</a>" in page
+    assert f">{CONTEXT['link']}</a>" not in page
+
+
 def test_each_protocol_template_has_an_html_version():
     for name in template_names():
         assert (TEMPLATES_FOLDER / "email" / f"{name}.html").exists(), name
@@ -56,19 +117,18 @@ def test_each_protocol_template_has_an_html_version():
 
 def test_a_signed_link_says_until_when_it_works():
     _subject, text, _page = render(
-        "referral_sent", "en", **{**CONTEXT, "signed": True, "expires": "Friday 4 July 2025, 11:00"}
+        "referral_sent", "en", **{**CONTEXT, "signed": True, "expires": "Friday, July 4, 2025 at 11:00 a.m."}
     )
     assert "without an account" in text
-    assert "Friday 4 July 2025, 11:00" in text
+    assert "Friday, July 4, 2025 at 11:00 a.m." in text
 
 
-def test_dates_are_shown_in_montreal_time_in_the_readers_language():
-    from datetime import UTC
-    from datetime import datetime
-
+def test_dates_are_shown_in_montreal_time_in_the_readers_language_and_its_usage():
     moment = datetime(2025, 12, 1, 15, 30, tzinfo=UTC)
-    assert format_due(moment, "fr") == "lundi 1 décembre 2025, 10:30"
-    assert format_due(moment, "en") == "Monday 1 December 2025, 10:30"
+    assert format_due(moment, "fr") == "lundi 1er décembre 2025 à 10 h 30"
+    assert format_due(moment, "en") == "Monday, December 1, 2025 at 10:30 a.m."
+    assert format_due(datetime(2026, 12, 6, 10, 5, tzinfo=UTC), "fr") == "dimanche 6 décembre 2026 à 5 h 05"
+    assert format_due(datetime(2026, 7, 6, 21, 0, tzinfo=UTC), "fr") == "lundi 6 juillet 2026 à 17 h"
 
 
 def test_the_message_id_is_the_same_for_the_same_message_and_address_only():

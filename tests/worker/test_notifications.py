@@ -89,10 +89,12 @@ def test_sending_emails_the_receivers_people_in_their_language_with_the_page_and
     sender = world.centre.organization.name
 
     english = by_address[caseworker]
-    assert english["Subject"] == f"New referral from {sender}"
+    assert english["Subject"] == f"New referral no. {referral_id} from {sender}"
     assert english["Content-Language"] == "en"
     body = english.get_body(("plain",)).get_content()
-    assert "What is expected: Acknowledge receipt, by Wednesday 25 June 2025, 11:00." in body, body
+    assert "What is expected, due Wednesday, June 25, 2025 at 11:00 a.m.:\nAcknowledge receipt\n" in body, (
+        body
+    )
     assert f"{BASE_URL}/referrals/{referral_id}" in body
     assert f'href="{BASE_URL}/referrals/{referral_id}"' in english.get_body(("html",)).get_content()
 
@@ -101,7 +103,8 @@ def test_sending_emails_the_receivers_people_in_their_language_with_the_page_and
     assert french["Subject"] != english["Subject"]
     assert sender in french["Subject"]
     # Two business days from Friday skip the weekend and the Fête nationale (Tuesday 24 June).
-    assert "mercredi 25 juin 2025, 11:00" in french.get_body(("plain",)).get_content()
+    assert "mercredi 25 juin 2025 à 11 h" in french.get_body(("plain",)).get_content()
+    assert f"référencement nº {referral_id}" in french["Subject"]
 
     for _address, message in received:
         assert_nothing_about_her(message)

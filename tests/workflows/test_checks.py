@@ -131,6 +131,31 @@ def test_the_minimal_protocol_is_valid():
     assert protocol.file == FILE
 
 
+def test_every_shipped_transition_says_in_words_what_it_did():
+    for protocol in load_library():
+        for transition in protocol.spec.transitions:
+            assert transition.done is not None, (protocol.name, transition.trigger)
+    send = next(t for t in load_library().get("standard").transitions if t.trigger == "send")
+    assert (send.title.fr, send.done.fr, send.done.en) == ("Envoyer", "Envoyé", "Sent")
+
+
+def test_a_transition_done_label_is_checked_and_defaults_to_the_state_it_reaches():
+    given = broken(
+        "    title: {fr: Envoyer, en: Send}\n",
+        "    title: {fr: Envoyer, en: Send}\n    done: {fr: Parti, en: Gone}\n",
+    )
+    [send, close] = parse(given, FILE, TEMPLATES).transitions
+    assert (send.done.fr, send.done.en) == ("Parti", "Gone")
+    assert (close.done.fr, close.done.en) == ("Fermé", "Closed")  # the state reached
+
+    empty = broken(
+        "    title: {fr: Envoyer, en: Send}\n",
+        "    title: {fr: Envoyer, en: Send}\n    done: {fr: '', en: Gone}\n",
+    )
+    [problem] = problems_in(empty)
+    assert problem.path == "transitions[0].done.fr"
+
+
 # Broken YAML and unknown keys ------------------------------------------------
 
 

@@ -138,7 +138,7 @@ def test_mermaid_marks_where_a_referral_starts_and_where_it_may_end(standard: Pr
 def test_mermaid_says_who_may_act_and_notes_the_deadlines(standard: Protocol) -> None:
     french = mermaid(standard, "fr")
     assert "    sent --> received: Accuser réception (organisme receveur)\n" in french
-    assert "Annuler (organisme référent, coordination référente)" in french
+    assert "Annuler le référencement (organisme référent, coordination référente)" in french
     note = french.split("    note right of sent\n")[1].split("    end note")[0]
     assert note.split("\n")[:3] == [
         "        Accuser réception",
@@ -147,7 +147,7 @@ def test_mermaid_says_who_may_act_and_notes_the_deadlines(standard: Protocol) ->
     ]
     english = mermaid(standard, "en")
     assert "reminder after 2 business days" in english
-    assert "Cancel (sending organization, sending coordinator)" in english
+    assert "Cancel the referral (sending organization, sending coordinator)" in english
 
 
 def test_mermaid_escapes_what_its_parser_would_misread(awkward: Protocol) -> None:
