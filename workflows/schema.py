@@ -35,6 +35,18 @@ class Text(Strict):
         return self.en if language == "en" else self.fr
 
 
+def inline(title: str) -> str:
+    """A protocol's title put inside a sentence, after a colon: "Rappel : accuser réception".
+
+    French writes no capital after a colon; English need not. The first letter
+    is lowered unless the first word is an acronym ("CLSC").
+    """
+    first = title.split(" ", 1)[0]
+    if len(first) > 1 and first[1].isupper():
+        return title
+    return title[:1].lower() + title[1:]
+
+
 class ParameterSpec(Strict):
     """A duration an agreement between two organizations may set within bounds."""
 

@@ -47,6 +47,7 @@ from service.web.catalogs import TRANSLATIONS
 from service.web.catalogs import check_catalogs
 from workflows.loader import TEMPLATES_FOLDER
 from workflows.loader import ProtocolLibrary
+from workflows.schema import inline
 
 MONTREAL = ZoneInfo("America/Montreal")
 LANGUAGES = ("fr", "en")
@@ -382,18 +383,6 @@ def _dates(payload: dict[str, Any], language: str) -> dict[str, str]:
 def format_due(moment: datetime, language: str) -> str:
     """A date and time as people in Montréal read it, e.g. "mercredi 25 juin 2025 à 11 h"."""
     return format_moment(moment, language, "weekday")
-
-
-def inline(title: str) -> str:
-    """A protocol's title put inside a sentence, after a colon: "Rappel : accuser réception".
-
-    French writes no capital after a colon; English need not. The first letter
-    is lowered unless the first word is an acronym ("CLSC").
-    """
-    first = title.split(" ", 1)[0]
-    if len(first) > 1 and first[1].isupper():
-        return title
-    return title[:1].lower() + title[1:]
 
 
 def message_id(dedupe_key: str, address: str, base_url: str) -> str:

@@ -49,6 +49,7 @@ from workflows.loader import ProtocolLibrary
 from workflows.protocol import Protocol
 from workflows.protocol import Transition
 from workflows.schema import StateSpec
+from workflows.schema import inline
 
 # Where there is no agreement between the two organizations.
 DEFAULT_PROTOCOL = "standard"
@@ -470,7 +471,8 @@ def timeline(
         title = transition.done.in_language(language) if transition else None
         if event.kind in ("reminder", "escalation") and event.from_state in protocol.states:
             deadline = protocol.states[event.from_state].deadline
-            title = deadline.title.in_language(language) if deadline else None
+            # Shown after a colon ("Rappel : accuser réception").
+            title = inline(deadline.title.in_language(language)) if deadline else None
         reason = None
         if transition and transition.reason and event.reason_code:
             coded = protocol.reasons.get(transition.reason, {}).get(event.reason_code)

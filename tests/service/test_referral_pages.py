@@ -27,6 +27,7 @@ from service.referrals.operations import PersonDetails
 from service.referrals.operations import fire
 from service.referrals.operations import open_referral
 from service.referrals.operations import record_consent
+from service.referrals.operations import run_due_deadline
 from tests.conftest import PASSWORD_HASH
 from tests.conftest import Network
 from tests.conftest import sign_in
@@ -663,6 +664,19 @@ def test_the_timeline_says_what_happened_and_the_cancel_button_what_it_cancels(
     english = client.get(f"/referrals/{referral.id}?lang=en").text
     assert "Receipt acknowledged" in english[english.index('id="timeline-title"') :]
     assert cancel_button(english) == "Cancel the referral"
+
+
+def test_a_reminder_in_the_timeline_reads_as_french_writes_after_a_colon(
+    app, session, protocols, network, clock
+):
+    referral = referral_in("sent", session, protocols, network, clock)
+    clock.advance(days=5)
+    assert run_due_deadline(session, protocols, referral.id, clock=clock)
+    client = signed_in(app, network.shelter.caseworker, session, language="fr")
+    french = client.get(f"/referrals/{referral.id}?lang=fr").text
+    timeline = " ".join(french[french.index('id="timeline-title"') :].split())
+    assert "Rappel : accuser réception" in timeline
+    assert "Rappel : Accuser" not in timeline
 
 
 def test_the_page_speaks_french_by_default_and_english_on_request(app, session, protocols, network, clock):
