@@ -23,6 +23,7 @@ from flask_login import login_user
 from flask_login import logout_user
 from werkzeug.wrappers import Response
 
+from service.accounts import attempts
 from service.accounts.current import SignedIn
 from service.accounts.forms import ActionForm
 from service.accounts.forms import CodeForm
@@ -61,6 +62,8 @@ from service.extensions import login_manager
 from service.web import quota
 from service.web.clock import request_clock
 from service.web.database import db
+from service.web.errors import too_many_attempts
+from service.web.errors import waiting_time
 
 blueprint = Blueprint("auth", __name__)
 
@@ -122,10 +125,19 @@ def sign_in() -> str | Response:
         return redirect(url_for("referrals.dashboard"))
     form = SignInForm()
     if form.validate_on_submit():
+        wait = attempts.admit(form.email.data)
+        if wait:
+            delay = waiting_time(wait)
+            return too_many_attempts(
+                wait,
+                _("Too many attempts for this email address: wait %(delay)s, then try again.", delay=delay),
+            )
         user = check_sign_in(db(), form.email.data, form.password.data, request_clock())
         if user is None:
             form.form_errors.append(_("Email or password is wrong."))
-        elif user.mfa_enrolled:
+            return render_template("auth/sign_in.html", form=form)
+        attempts.succeeded(form.email.data)
+        if user.mfa_enrolled:
             session.clear()
             session[PENDING] = {"user_id": user.id, "since": request_clock()().timestamp(), "tries": 0}
             return redirect(url_for("auth.sign_in_code"))

@@ -17,5 +17,6 @@ DEFAULT_RATE = "300 per minute"
 
 def spend(key: str) -> None:
     """Count one request against `key`'s allowance; `TooManyRequests` once it is spent."""
-    if not quota.within(current_app.config.get("API_RATE_LIMIT", DEFAULT_RATE), "api", key):
-        raise TooManyRequests()
+    rate = current_app.config.get("API_RATE_LIMIT", DEFAULT_RATE)
+    if not quota.within(rate, "api", key):
+        raise TooManyRequests(retry_after=quota.wait(rate, "api", key))

@@ -7,17 +7,20 @@ exception's text, or anything about the woman.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import traceback
 
 from flask import Flask
 from flask import render_template
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from service.errors import NotAllowed
 from service.errors import ReferralNotFound
+from service.web import quota
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +63,37 @@ def error_page(status: int, detail: str | None = None, cause: Exception | None =
     return page, status
 
 
+def waiting_time(seconds: int) -> str:
+    """A wait as a person reads it: in whole minutes, rounded up."""
+    minutes = math.ceil(seconds / 60)
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+
+
+def too_many_attempts(seconds: int, detail: str | None = None) -> tuple[str, int, dict[str, str]]:
+    """The 429 page: how long to wait, in words and in `Retry-After` (whole seconds)."""
+    hint = detail or _("Wait %(delay)s, then try again.", delay=waiting_time(seconds))
+    page, status = error_page(429, hint)
+    return page, status, {"Retry-After": str(seconds)}
+
+
+def _retry_after(error: HTTPException) -> int:
+    """How long a refused request waits: as the refusal says, or as the limits it broke say."""
+    given = dict(error.get_headers()).get("Retry-After", "")
+    if given.isdigit():
+        return int(given)
+    # A minute when nothing says: the shortest window of the web's limits.
+    return quota.breached_wait() or 60
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_error: CSRFError) -> tuple[str, int]:
         return error_page(400, _("The form expired. Go back, reload the page and send it again."))
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+        if error.code == 429:
+            return too_many_attempts(_retry_after(error))
         return error_page(error.code or 500)
 
     @app.errorhandler(ReferralNotFound)

@@ -372,7 +372,7 @@ def test_with_the_shared_count_away_each_process_still_counts(app, session, netw
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         nowhere = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
-    monkeypatch.setattr(quota, "_counter", quota._Counter())
+    monkeypatch.setattr(quota, "_counter", quota.Counter())
     config = {"RATELIMIT_ENABLED": True, "API_RATE_LIMIT": "2 per minute", "RATELIMIT_STORAGE_URI": nowhere}
     limited = create_app({**app.config, **config})
     limited.extensions["maillage.sessions"] = lambda: session
