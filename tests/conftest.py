@@ -137,7 +137,9 @@ class Clock:
 
 @pytest.fixture
 def clock() -> Clock:
-    # A Friday afternoon in Montréal: deadlines in business days cross a weekend.
+    """The one "now" of a test: operations are given it, and every app the fixtures make reads it.
+
+    A Friday afternoon in Montréal: deadlines in business days cross a weekend."""
     return Clock(datetime(2026, 11, 27, 15, 0, tzinfo=UTC))
 
 
@@ -205,8 +207,11 @@ def protocols_folder() -> Path:
 
 
 @pytest.fixture
-def app(session: Session, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    """The web app on the test database; its requests share the test's rolled-back session."""
+def app(
+    session: Session, engine: Engine, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Flask:
+    """The web app on the test database and the test's clock; its requests share the test's
+    rolled-back session."""
     monkeypatch.setenv("MAILLAGE_ENV", "development")
     monkeypatch.setenv("MAILLAGE_DATA_DIR", str(tmp_path / "instance"))
     settings.cache_clear()
@@ -216,6 +221,7 @@ def app(session: Session, engine: Engine, tmp_path: Path, monkeypatch: pytest.Mo
             "DATABASE_URL": engine.url.render_as_string(hide_password=False),
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
+            "CLOCK": clock,
         }
     )
     app.extensions["maillage.sessions"] = lambda: session

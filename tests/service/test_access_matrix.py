@@ -52,11 +52,6 @@ class Visitor:
         return f"{self.role} of {self.side}"
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(app, clock):
-    app.config["CLOCK"] = clock
-
-
 @pytest.fixture
 def visitors(session, network, clock) -> list[Visitor]:
     found = []

@@ -55,11 +55,6 @@ def key_for(session: Session, coordinator: Actor, role: str = "caseworker") -> s
     return create_key(session, coordinator, name="Système de dossiers", role=role).token
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(app, clock):
-    app.config["CLOCK"] = clock
-
-
 @pytest.fixture
 def centre(client, session, network) -> Api:
     """The women's centre's records system, with a caseworker's key."""

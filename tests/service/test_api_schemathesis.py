@@ -35,11 +35,6 @@ CHECKS = {
 EXAMPLES = 12
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(app, clock):
-    app.config["CLOCK"] = clock
-
-
 @pytest.mark.parametrize(
     ("role", "mode"),
     [

@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from service.accounts.models import Role
@@ -21,11 +20,6 @@ from service.audit.views import ACTIONS
 from tests.service.test_referral_pages import make_user
 from tests.service.test_referral_pages import referral_in
 from tests.service.test_referral_pages import signed_in
-
-
-@pytest.fixture(autouse=True)
-def frozen_clock(app, clock):
-    app.config["CLOCK"] = clock
 
 
 def entries(session, organization_id: int, action: str) -> list[AuditEntry]:

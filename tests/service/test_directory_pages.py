@@ -36,7 +36,6 @@ FRIDAY = date(2026, 11, 27)
 @pytest.fixture
 def web(app, clock):
     """The app, on the tests' clock."""
-    app.config["CLOCK"] = clock
     return app
 
 

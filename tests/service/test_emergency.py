@@ -38,11 +38,6 @@ DETAILS = MinimumDetails(
 )
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(app, clock):
-    app.config["CLOCK"] = clock
-
-
 def send(session, protocols, network, clock, actor=None, reason=REASON) -> Referral:
     return send_in_emergency(
         session,

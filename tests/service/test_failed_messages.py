@@ -19,12 +19,6 @@ from tests.service.test_referral_pages import signed_in
 PAGE = "/notifications/failed/"
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(app, clock):
-    """The page reads the same clock as the test."""
-    app.config["CLOCK"] = clock
-
-
 @pytest.fixture
 def messages(session, protocols, network, clock) -> dict[str, OutboxMessage]:
     """Failed and pending messages to the shelter, and a failed one to the women's centre."""

@@ -24,11 +24,6 @@ TOO_LARGE = 2**31  # one past the largest id a row can have
 NUL = "a\x00b"
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(app, clock):
-    app.config["CLOCK"] = clock
-
-
 @pytest.fixture
 def api(client, session, network):
     """The women's centre's records system, with a coordinator's key."""

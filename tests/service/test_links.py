@@ -65,7 +65,6 @@ def token(session, referral, network, clock) -> str:
 @pytest.fixture
 def client(app, clock):
     """A browser on the app, which reads the time from the test's clock."""
-    app.config["CLOCK"] = clock
     return app.test_client()
 
 

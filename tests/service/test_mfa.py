@@ -62,7 +62,6 @@ def actions(session, user_id) -> list[str]:
 
 @pytest.fixture
 def timed(app, clock):
-    app.config["CLOCK"] = clock
     return app
 
 

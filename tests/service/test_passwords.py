@@ -101,7 +101,6 @@ def test_the_command_line_refuses_a_breached_password(tmp_path, monkeypatch):
 def test_she_changes_her_password_but_not_for_a_breached_one_and_her_other_sessions_end(
     app, network, session, clock
 ):
-    app.config["CLOCK"] = clock
     here, elsewhere = app.test_client(), app.test_client()
     sign_in(here, network.shelter.caseworker, session)
     sign_in(elsewhere, network.shelter.caseworker, session)

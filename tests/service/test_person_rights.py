@@ -51,11 +51,6 @@ OTHER = PersonDetails(
 )
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(app, clock):
-    app.config["CLOCK"] = clock
-
-
 def actions_on(session, referral_id: int) -> list[str]:
     return list(session.scalars(select(AuditEntry.action).where(AuditEntry.referral_id == referral_id)))
 

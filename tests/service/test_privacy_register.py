@@ -80,7 +80,6 @@ def other_officer(session, network, clock):
 
 @pytest.fixture
 def web(app, clock):
-    app.config["CLOCK"] = clock
     return app
 
 

@@ -142,7 +142,6 @@ def test_nobody_else_sets_an_organizations_period(session, network, clock):
 
 @pytest.fixture
 def web(app, clock):
-    app.config["CLOCK"] = clock
     return app
 
 

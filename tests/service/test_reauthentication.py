@@ -32,7 +32,6 @@ def sensitive(app, clock):
         return "the whole file"
 
     app.add_url_rule("/test/export", "test_export", export, methods=["GET", "POST"])
-    app.config["CLOCK"] = clock
     return app
 
 
@@ -168,7 +167,6 @@ def test_a_deactivated_user_cannot_confirm(sensitive, client, network, session, 
 def test_every_export_of_her_data_and_every_erasure_asks_again_after_five_minutes(
     app, client, session, protocols, network, clock
 ):
-    app.config["CLOCK"] = clock
     referral = referral_in("sent", session, protocols, network, clock)
     sign_in(client, network.womens_centre.coordinator, session)
     clock.advance(minutes=6)

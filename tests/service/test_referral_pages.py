@@ -117,12 +117,6 @@ def make_user(session: Session, organization_id: int | None, role: str, clock) -
     return Actor(user_id=user.id, organization_id=organization_id, role=role)
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(app, clock):
-    """The pages read the same clock as the operations the tests call."""
-    app.config["CLOCK"] = clock
-
-
 @pytest.fixture
 def partners(session, network, clock) -> ReferralAgreement:
     """The women's centre and the shelter are partners; the shelter shelters, with a waiting list.

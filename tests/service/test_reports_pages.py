@@ -18,7 +18,6 @@ NOVEMBER = "period=month&on=2026-11-27"
 
 @pytest.fixture
 def web(app, clock):
-    app.config["CLOCK"] = clock
     return app
 
 

@@ -13,7 +13,6 @@ from tests.conftest import sign_in
 
 
 def signed_in_at(app, client, network, session, clock):
-    app.config["CLOCK"] = clock
     return sign_in(client, network.shelter.caseworker, session)
 
 
@@ -60,7 +59,6 @@ def test_the_longest_a_session_lasts_is_a_setting(app, client, network, session,
 
 
 def test_she_sees_her_sessions_and_ends_one_left_open_elsewhere(app, network, session, clock):
-    app.config["CLOCK"] = clock
     office, home = app.test_client(), app.test_client()
     sign_in(office, network.shelter.caseworker, session)
     sign_in(home, network.shelter.caseworker, session)
@@ -78,7 +76,6 @@ def test_she_sees_her_sessions_and_ends_one_left_open_elsewhere(app, network, se
 
 
 def test_nobody_ends_someone_elses_session(app, network, session, clock):
-    app.config["CLOCK"] = clock
     hers, mine = app.test_client(), app.test_client()
     sign_in(hers, network.shelter.caseworker, session)
     sign_in(mine, network.legal_aid.caseworker, session)
@@ -90,7 +87,6 @@ def test_nobody_ends_someone_elses_session(app, network, session, clock):
 
 
 def test_deactivating_her_account_ends_every_session_at_once(app, network, session, clock):
-    app.config["CLOCK"] = clock
     office, home = app.test_client(), app.test_client()
     sign_in(office, network.shelter.caseworker, session)
     sign_in(home, network.shelter.caseworker, session)
