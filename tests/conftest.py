@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
@@ -50,6 +51,19 @@ os.environ.setdefault("MAILLAGE_TOTP_ENCRYPTION_KEY", "dGVzdHMtb25seS10b3RwLWtle
 # The command line speaks French unless told otherwise; most tests read its English messages
 # (tests/service/test_cli_language.py reads the French ones, as a person gets them by default).
 os.environ.setdefault("MAILLAGE_LANGUAGE", "en")
+# CI runs the suite again on other days (.ci/run): this process's calendar moves there, ticking, and
+# a test that passes only on some days is one that reads the real clock where it should read `clock`.
+CALENDAR_MOVED_TO = os.environ.get("MAILLAGE_TEST_CALENDAR")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if CALENDAR_MOVED_TO:
+        # Only the calendar: time.monotonic, which timeouts and waits use, runs on.
+        time_machine.travel(datetime.fromisoformat(CALENDAR_MOVED_TO), tick=True).start()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return f"calendar moved to {CALENDAR_MOVED_TO} (MAILLAGE_TEST_CALENDAR)" if CALENDAR_MOVED_TO else None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

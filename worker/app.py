@@ -60,12 +60,16 @@ def broker(config: Settings) -> tuple[str, dict[str, Any]]:
 
 
 class RoutineTicks(logging.Filter):
-    """Drops Celery's INFO lines about the relay and the sweep, sent, received and done every few
-    seconds whether or not there was anything to do: the tasks say themselves what they did.
-    Their warnings and errors pass."""
+    """Drops Celery's INFO lines about beat's ticks of the relay and the sweep, sent, received and
+    done every few seconds whether or not there was anything to do: the tasks say themselves what
+    they did. Their warnings and errors pass, and so does the end of a sweep run by hand for a
+    moment of its own (`at`), which is no tick."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno > logging.INFO:
+            return True
+        task = record.args if isinstance(record.args, dict) else {}
+        if task.get("kwargs") not in (None, "{}"):
             return True
         text = record.getMessage()
         return RELAY not in text and SWEEP not in text

@@ -55,7 +55,7 @@ def admit(email: str) -> int:
     for limit in limits:
         stats = _counter.ask(lambda limiter, limit=limit: limiter.get_window_stats(limit, SCOPE, key))
         if stats.remaining <= 0:
-            waits.append(quota.seconds_until(stats.reset_time))
+            waits.append(quota.seconds_until(stats.reset_time, limit))
     return max(waits, default=1)
 
 

@@ -73,25 +73,32 @@ _counter = Counter()
 
 def wait(rate: str, *identifiers: str) -> int:
     """Whole seconds (at least 1) until `rate` lets one more through for these identifiers."""
-    reset = _counter.ask(lambda limiter: limiter.get_window_stats(_parsed(rate), *identifiers).reset_time)
-    return seconds_until(reset)
+    limit = _parsed(rate)
+    reset = _counter.ask(lambda limiter: limiter.get_window_stats(limit, *identifiers).reset_time)
+    return seconds_until(reset, limit)
 
 
-def seconds_until(moment: float) -> int:
+def seconds_until(moment: float, limit: RateLimitItem) -> int:
     """Whole seconds (at least 1) from now to `moment`, a time as the rate limits' storage counts it
-    (seconds since the epoch, the real clock's: windows expire in Redis by it, not by the app's)."""
-    return max(1, math.ceil(moment - time.time()))
+    (seconds since the epoch, the real clock's: windows expire in Redis by it, not by the app's).
+
+    Never more than `limit`'s window: the storage rounds its reset up to the next whole second."""
+    return max(1, min(limit.get_expiry(), math.ceil(moment - time.time())))
 
 
 def breached_wait() -> int | None:
     """Whole seconds until the limits Flask-Limiter found broken on this request let one more
     through; None when it broke none (or cannot say)."""
     try:
-        resets = [limit.reset_at for limit in extensions.limiter.current_limits if limit.breached]
+        waits = [
+            seconds_until(limit.reset_at, limit.limit)
+            for limit in extensions.limiter.current_limits
+            if limit.breached
+        ]
     except Exception as error:  # the storage went away since: say nothing rather than fail the page
         log.warning("rate limit's reset unknown (%s)", type(error).__name__)
         return None
-    return seconds_until(max(resets)) if resets else None
+    return max(waits, default=None)
 
 
 def within(rate: str, *identifiers: str) -> bool:

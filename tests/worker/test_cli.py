@@ -121,4 +121,6 @@ def test_the_relay_and_sweep_ticks_leave_no_line_but_their_warnings_and_other_ta
     assert caplog.records == []
     done.info("Task %s[%s] succeeded", "maillage.send_batch", "c1")
     beat.warning("Task %s raised", "maillage.relay_outbox")
-    assert [record.levelname for record in caplog.records] == ["INFO", "WARNING"]
+    by_hand = {**outcome, "name": "maillage.sweep_deadlines", "kwargs": "{'at': '2025-06-24T23:00:00'}"}
+    done.info("Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s", by_hand)
+    assert [record.levelname for record in caplog.records] == ["INFO", "WARNING", "INFO"]
