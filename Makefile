@@ -17,7 +17,7 @@ run: $(STAMP) catalogs  ## Start Maillage with the demo network on the embedded 
 	$(BIN)/maillage run --host $(HOST) --port $(PORT)
 
 test: $(STAMP) catalogs  ## Run the whole test suite (SQLite and PostgreSQL), with its progress and slowest tests
-	$(BIN)/pytest --durations=15
+	$(BIN)/pytest -n 2 --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
