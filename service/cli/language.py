@@ -38,7 +38,12 @@ def _catalog(language: str) -> NullTranslations:
 
 def _(message: str, **values: Any) -> str:
     """`message` (an English msgid) in the command's language, with its `%(name)s` filled in."""
-    text = _catalog(current_language()).gettext(message)
+    return in_language(current_language(), message, **values)
+
+
+def in_language(language: str, message: str, **values: Any) -> str:
+    """`message` in the given language: for output in another language than the command's own."""
+    text = _catalog(language if language in LANGUAGES else "fr").gettext(message)
     return text % values if values else text
 
 

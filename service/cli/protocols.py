@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
 
+from service.cli.language import Command
+from service.cli.language import Group
+from service.cli.language import Option
+from service.cli.language import _
+from service.cli.language import _l
+from service.cli.language import current_language
+from service.cli.language import in_language
 from service.protocols import protocol_library
 from workflows.diagram import mermaid
 from workflows.diagram import svg
@@ -16,52 +24,69 @@ from workflows.loader import check_files
 from workflows.protocol import Protocol
 
 
-@click.group()
+@click.group(cls=Group, help=_l("Referral protocols: the files in workflows/protocols/."))
 def protocols() -> None:
-    """Referral protocols: the files in workflows/protocols/."""
+    pass
 
 
-@protocols.command()
+@protocols.command(
+    cls=Command, help=_l("Check protocol FILES; print each problem as FILE:LINE: FIELD: PROBLEM.")
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def check(files: tuple[Path, ...]) -> None:
-    """Check protocol FILES; print each problem as FILE:LINE: FIELD: PROBLEM."""
     problems = check_files(files)
+    # The problems stay as the checker words them (English, FILE:LINE: FIELD: PROBLEM): editors and
+    # scripts read them.
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
         raise SystemExit(1)
-    click.echo(f"{len(files)} protocol file(s) OK.")
+    click.echo(_("%(count)s protocol file(s) OK.", count=len(files)))
 
 
-@protocols.command("list")
+@protocols.command("list", cls=Command, help=_l("The loaded protocols and their versions."))
 def list_() -> None:
-    """The loaded protocols and their versions."""
     library = _library()
     for protocol in library.latest():
         versions = ", ".join(str(v) for v in library.versions(protocol.name))
         click.echo(f"{protocol.name:<14} v{versions:<6} {protocol.spec.title.fr} / {protocol.spec.title.en}")
 
 
-@protocols.command()
+VERSION_HELP = _l("A given version; the newest by default.")
+LANGUAGE_HELP = _l("The protocol's language: fr or en; the command's language by default.")
+
+
+@protocols.command(cls=Command, help=_l("States, deadlines, transitions and notifications of protocol NAME."))
 @click.argument("name")
-@click.option("--version", "version", type=int, help="A given version; the newest by default.")
-@click.option("--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
-def show(name: str, version: int | None, language: str) -> None:
-    """States, deadlines, transitions and notifications of protocol NAME."""
-    click.echo(describe(_get(name, version), language))
+@click.option("--version", "version", cls=Option, type=int, help=VERSION_HELP)
+@click.option("--language", cls=Option, type=click.Choice(["fr", "en"]), help=LANGUAGE_HELP)
+def show(name: str, version: int | None, language: str | None) -> None:
+    click.echo(describe(_get(name, version), language or current_language()))
 
 
-@protocols.command()
+@protocols.command(cls=Command, help=_l("A picture of protocol NAME: Mermaid text, or a standalone SVG."))
 @click.argument("name")
 @click.option(
-    "--format", "format_", type=click.Choice(["mermaid", "svg"]), default="mermaid", show_default=True
+    "--format",
+    "format_",
+    cls=Option,
+    type=click.Choice(["mermaid", "svg"]),
+    default="mermaid",
+    show_default=True,
+    help=_l("Mermaid text, or a standalone SVG."),
 )
-@click.option("--version", "version", type=int, help="A given version; the newest by default.")
-@click.option("--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
-def diagram(name: str, format_: str, version: int | None, language: str, output: Path | None) -> None:
-    """A picture of protocol NAME: Mermaid text, or a standalone SVG."""
+@click.option("--version", "version", cls=Option, type=int, help=VERSION_HELP)
+@click.option("--language", cls=Option, type=click.Choice(["fr", "en"]), help=LANGUAGE_HELP)
+@click.option(
+    "-o",
+    "--output",
+    cls=Option,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=_l("Write to a file."),
+)
+def diagram(name: str, format_: str, version: int | None, language: str | None, output: Path | None) -> None:
     protocol = _get(name, version)
+    language = language or current_language()
     picture = mermaid(protocol, language) if format_ == "mermaid" else svg(protocol, language)
     if output is None:
         click.echo(picture)
@@ -69,59 +94,86 @@ def diagram(name: str, format_: str, version: int | None, language: str, output:
     try:
         output.write_text(picture, encoding="utf-8")
     except OSError as error:
-        raise click.ClickException(f"cannot write {output}: {error.strerror}") from None
-    click.echo(f"Wrote {output}.")
+        raise click.ClickException(
+            _("cannot write %(file)s: %(error)s", file=output, error=error.strerror)
+        ) from None
+    click.echo(_("Wrote %(file)s.", file=output))
 
 
 def _library() -> ProtocolLibrary:
     try:
         return protocol_library()
     except ProtocolError as error:
-        raise click.ClickException(f"the protocol files have problems:\n{error}") from None
+        raise click.ClickException(
+            _("the protocol files have problems:\n%(problems)s", problems=error)
+        ) from None
 
 
 def _get(name: str, version: int | None) -> Protocol:
     try:
         return _library().get(name, version)
     except ProtocolNotFound as error:
-        raise click.ClickException(str(error)) from None
+        if error.version is None:
+            message = _("no protocol named %(name)s", name=error.name)
+        else:
+            message = _(
+                "no protocol named %(name)s version %(version)s", name=error.name, version=error.version
+            )
+        listing = _("`maillage protocols list` shows the loaded ones")
+        raise click.ClickException(f"{message}; {listing}") from None
 
 
 def describe(protocol: Protocol, language: str = "fr") -> str:
-    """A protocol as readable text tables."""
+    """A protocol as readable text tables, its words in `language` (the codes as the file writes them)."""
+    # The table's own words follow the protocol's language, which `show --language` may choose.
+    _ = partial(in_language, language)
     spec = protocol.spec
+    kinds = {"reminder": _("reminder"), "escalation": _("escalation")}
     lines = [
-        f"{spec.title.in_language(language)} ({protocol.name}, version {protocol.version})",
+        _(
+            "%(title)s (%(name)s, version %(version)s)",
+            title=spec.title.in_language(language),
+            name=protocol.name,
+            version=protocol.version,
+        ),
         spec.description.in_language(language),
         "",
-        "STATES",
+        _("STATES"),
     ]
     for name, state in protocol.states.items():
-        marks = [m for m, on in (("initial", name == protocol.initial), ("terminal", state.terminal)) if on]
-        waits = f"waits on {state.waits_on}" if state.waits_on else ""
+        marks = [
+            m for m, on in ((_("initial"), name == protocol.initial), (_("terminal"), state.terminal)) if on
+        ]
+        waits = _("waits on %(party)s", party=state.waits_on) if state.waits_on else ""
         lines.append(_row(name, state.title.in_language(language), ", ".join(marks) or waits))
         if state.deadline:
-            lines.append(f"{'':16}deadline: {state.deadline.title.in_language(language)}")
+            deadline = _("deadline: %(title)s", title=state.deadline.title.in_language(language))
+            lines.append(f"{'':16}{deadline}")
             for step in state.deadline.steps:
                 after = str(protocol.duration(step.after, None))
                 if step.after in spec.parameters:
-                    after += f" (parameter {step.after})"
+                    after = _("%(duration)s (parameter %(parameter)s)", duration=after, parameter=step.after)
                 notify = ", ".join(f"{n.template} → {n.to}" for n in step.notify)
-                lines.append(f"{'':18}after {after}: {step.kind}; {notify}")
-    lines += ["", "TRANSITIONS"]
+                kind = kinds.get(step.kind, step.kind)
+                lines.append(
+                    f"{'':18}"
+                    + _("after %(after)s: %(kind)s; %(notify)s", after=after, kind=kind, notify=notify)
+                )
+    lines += ["", _("TRANSITIONS")]
     for t in protocol.transitions:
-        lines.append(
-            _row(t.trigger, f"{', '.join(t.sources)} → {t.dest}", f"by {', '.join(sorted(t.parties))}")
-        )
-        details = [f"guards: {', '.join(t.guards)}"] if t.guards else []
+        by = _("by %(parties)s", parties=", ".join(sorted(t.parties)))
+        lines.append(_row(t.trigger, f"{', '.join(t.sources)} → {t.dest}", by))
+        details = [_("guards: %(guards)s", guards=", ".join(t.guards))] if t.guards else []
         if t.reason:
-            details.append(f"reason from: {', '.join(protocol.reasons[t.reason])}")
+            details.append(_("reason from: %(reasons)s", reasons=", ".join(protocol.reasons[t.reason])))
         if t.comment != "optional":
-            details.append(f"comment: {t.comment}")
-        details += [f"notifies {n.to} ({n.template})" for n in t.notifications]
+            details.append(_("comment: %(comment)s", comment=t.comment))
+        details += [
+            _("notifies %(to)s (%(template)s)", to=n.to, template=n.template) for n in t.notifications
+        ]
         lines += [f"{'':18}{d}" for d in details]
     if spec.parameters:
-        lines += ["", "PARAMETERS (an agreement may set them)"]
+        lines += ["", _("PARAMETERS (an agreement may set them)")]
         for name, p in spec.parameters.items():
             lines.append(_row(name, p.title.in_language(language), f"{p.default} [{p.min} .. {p.max}]"))
     return "\n".join(lines)

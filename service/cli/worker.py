@@ -12,6 +12,9 @@ import sys
 
 import click
 
+from service.cli.language import Command
+from service.cli.language import Option
+from service.cli.language import _l
 from service.config import settings
 
 PASS_ON = {"ignore_unknown_options": True, "allow_extra_args": True}
@@ -28,28 +31,45 @@ def worker_arguments(*, beat: bool, loglevel: str, extra: tuple[str, ...] | list
     return [*arguments, *extra]
 
 
-@click.command(context_settings=PASS_ON)
-@click.option("--beat", "-B", is_flag=True, help="Also run the scheduler here (only one in a deployment).")
-@click.option("--loglevel", "-l", default="INFO", show_default=True, help="Celery's log level.")
+LOGLEVEL_HELP = _l("Celery's log level.")
+
+
+@click.command(
+    cls=Command,
+    context_settings=PASS_ON,
+    help=_l(
+        "Run a worker: relays the outbox, sends the emails, carries out due deadlines. "
+        "The broker is MAILLAGE_BROKER_URL (a folder in MAILLAGE_DATA_DIR when unset); "
+        "emails go to MAILLAGE_SMTP_URL (the mailbox folder when unset). Other "
+        "options are passed to `celery worker`, e.g. `maillage worker --concurrency 4`."
+    ),
+)
+@click.option(
+    "--beat",
+    "-B",
+    cls=Option,
+    is_flag=True,
+    help=_l("Also run the scheduler here (only one in a deployment)."),
+)
+@click.option("--loglevel", "-l", cls=Option, default="INFO", show_default=True, help=LOGLEVEL_HELP)
 @click.pass_context
 def worker(ctx: click.Context, beat: bool, loglevel: str) -> None:
-    """Run a worker: relays the outbox, sends the emails, carries out due deadlines.
-
-    The broker is MAILLAGE_BROKER_URL (a folder in MAILLAGE_DATA_DIR when unset);
-    emails go to MAILLAGE_SMTP_URL (the mailbox folder when unset). Other
-    options are passed to `celery worker`, e.g. `maillage worker --concurrency 4`.
-    """
     from worker.app import celery
 
     celery.worker_main(worker_arguments(beat=beat, loglevel=loglevel, extra=ctx.args))
 
 
-@click.command(context_settings=PASS_ON)
-@click.option("--loglevel", "-l", default="INFO", show_default=True, help="Celery's log level.")
+@click.command(
+    cls=Command,
+    context_settings=PASS_ON,
+    help=_l(
+        "Run the scheduler: the outbox relay every MAILLAGE_RELAY_INTERVAL seconds, the deadline "
+        "sweep every MAILLAGE_SWEEP_INTERVAL seconds. Run exactly one in a deployment."
+    ),
+)
+@click.option("--loglevel", "-l", cls=Option, default="INFO", show_default=True, help=LOGLEVEL_HELP)
 @click.pass_context
 def beat(ctx: click.Context, loglevel: str) -> None:
-    """Run the scheduler: the outbox relay every MAILLAGE_RELAY_INTERVAL seconds, the deadline
-    sweep every MAILLAGE_SWEEP_INTERVAL seconds. Run exactly one in a deployment."""
     from worker.app import celery
 
     celery.start(["beat", "--loglevel", loglevel, *ctx.args])

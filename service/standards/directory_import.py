@@ -63,22 +63,6 @@ class ImportReport:
     def count(self, kind: str, outcome: str) -> int:
         return self.counts[kind][outcome]
 
-    def lines(self) -> list[str]:
-        """The report as the command prints it."""
-        lines = []
-        for kind in KINDS:
-            counted = self.counts[kind]
-            refused = sum(1 for r in self.refused if r.kind == kind)
-            lines.append(
-                f"{kind + 's:':<15}{counted['created']} created, {counted['updated']} updated, "
-                f"{counted['unchanged']} unchanged, {refused} refused"
-            )
-        if self.refused:
-            lines.append("Refused:")
-            lines += [f"  {refusal}" for refusal in self.refused]
-        lines += [f"Note: {note}" for note in self.notes]
-        return lines
-
 
 def read_file(path: Path) -> tuple[object, list, list]:
     """(organizations, taxonomy terms, loose services) of an HSDS file, not checked yet.

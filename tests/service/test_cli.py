@@ -96,7 +96,9 @@ def test_db_upgrade_on_an_unreachable_database_says_so(runner, monkeypatch):
 
 
 def test_diagram_draws_mermaid_and_svg(runner, tmp_path):
-    drawn = runner.invoke(main, ["protocols", "diagram", "standard", "--format", "mermaid"])
+    drawn = runner.invoke(
+        main, ["protocols", "diagram", "standard", "--format", "mermaid", "--language", "fr"]
+    )
     assert drawn.exit_code == 0
     assert "stateDiagram-v2" in drawn.output
     assert 'state "Envoyé" as sent' in drawn.output
