@@ -110,6 +110,22 @@ def test_a_summary_email_button_reads_as_words():
     assert f">{CONTEXT['link']}</a>" not in page
 
 
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("fr", "Référencement nº 12 : https://maillage.example.org/referrals/12"),
+        ("en", "Referral no. 12: https://maillage.example.org/referrals/12"),
+    ],
+)
+def test_the_digest_lists_each_referral_as_its_language_writes_a_colon(language, line):
+    context = {**CONTEXT, "base": "https://maillage.example.org", "overdue": [12], "waiting": [13]}
+    _subject, text, page = render("daily_digest", language, **context)
+    assert line in text
+    assert line.replace("12", "13") in text
+    visible = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
+    assert line in visible
+
+
 def test_each_protocol_template_has_an_html_version():
     for name in template_names():
         assert (TEMPLATES_FOLDER / "email" / f"{name}.html").exists(), name
