@@ -59,9 +59,13 @@ def demo(ctx: click.Context) -> None:
                 command=f".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{DEMO_TOTP_SECRET}').now())\"",  # noqa: E501
             )
         )
-    click.echo(
-        _("Maillage's address: %(address)s (start it with `maillage run`).", address=settings().base_url)
-    )
+    if os.environ.get("MAILLAGE_BASE_URL"):
+        click.echo(
+            _("Maillage's address: %(address)s (start it with `maillage run`).", address=settings().base_url)
+        )
+    else:
+        # Where it will answer is `maillage run`'s to say (`make run PORT=...`): it prints the address.
+        click.echo(_("Start Maillage with `maillage run`: it prints the address to open."))
 
 
 def logins_table(logins: list[Login]) -> str:

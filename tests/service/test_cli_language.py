@@ -37,7 +37,7 @@ def test_the_demo_speaks_french_and_names_the_roles_in_french(runner, data_dir):
     assert "Intervenante" in result.output
     assert "Coordonnatrice" in result.output
     assert " caseworker " not in result.output
-    assert "Adresse de Maillage" in result.output
+    assert "Démarrez Maillage avec `maillage run` : il affiche l" in result.output
 
 
 def test_english_on_request_by_option_or_variable(runner, data_dir, monkeypatch):

@@ -63,7 +63,19 @@ def test_demo_loads_into_an_empty_database_and_prints_the_logins(runner, data_di
         assert role in result.output
     assert "intervenante.ilot@demo.example" in result.output
     assert DEMO_PASSWORD in result.output
-    assert "http://127.0.0.1:5000" in result.output
+
+
+def test_the_demo_names_no_address_it_cannot_know(runner, data_dir, monkeypatch):
+    """`make run PORT=5302` runs the demo, then `maillage run --port 5302`: only run knows the port."""
+    monkeypatch.delenv("MAILLAGE_BASE_URL", raising=False)
+    guessed = runner.invoke(main, ["demo"])
+    assert guessed.exit_code == 0, guessed.output
+    assert "http://" not in guessed.output
+    assert "Start Maillage with `maillage run`: it prints the address to open." in guessed.output
+    monkeypatch.setenv("MAILLAGE_BASE_URL", "https://maillage.example.org")
+    settings.cache_clear()
+    told = runner.invoke(main, ["demo"])
+    assert "Maillage's address: https://maillage.example.org" in told.output
 
 
 def test_demo_a_second_time_says_it_is_already_loaded(runner, demo_loaded):
