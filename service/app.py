@@ -15,6 +15,7 @@ from service.links.redaction import keep_tokens_out_of_logs
 from service.web import database
 from service.web import errors
 from service.web import headers
+from service.web import health
 from service.web import inputs
 from service.web import templating
 from service.web.catalogs import TRANSLATIONS
@@ -73,6 +74,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     extensions.login_manager.login_message = None
     app.after_request(remember_choice)
     errors.register(app)
+    # `/healthz` and `/readyz`: answered without sign-in, cookie, CSRF token or rate limit.
+    health.register(app, config)
     # Request paths in logs, the app's and its server's, never carry a signed link's token.
     keep_tokens_out_of_logs(app)
     # Before any view: an address with an id no row has, or a NUL, never reaches the database.

@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     relay_interval: float = 5.0
     """Seconds between two passes of the outbox relay (beat)."""
 
+    ready_beat_seconds: float = 120.0
+    """`/readyz` fails ("beat") when the relay, which beat sends every `relay_interval` and a
+    worker runs, last ran longer ago than this: beat or every worker is down."""
+
+    ready_outbox_minutes: float = 10.0
+    """`/readyz` fails ("outbox") when the oldest email waiting to be sent was written longer ago
+    than this: emails are not leaving (no worker, no beat, a mail server refusing them)."""
+
     sweep_interval: float = 60.0
     """Seconds between two deadline sweeps (beat); 0 turns the sweep off."""
 

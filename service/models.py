@@ -13,6 +13,7 @@ from service.directory.models import Partnership
 from service.directory.models import PartnershipNote
 from service.directory.models import ReferralAgreement
 from service.directory.models import Service
+from service.health.models import Heartbeat
 from service.links.models import SignedLink
 from service.notifications.models import OutboxMessage
 from service.privacy.models import ConfidentialityIncident
@@ -32,6 +33,7 @@ __all__ = [
     "ConfidentialityIncident",
     "Consent",
     "EmergencyDisclosure",
+    "Heartbeat",
     "Need",
     "Organization",
     "OutboxMessage",

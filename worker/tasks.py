@@ -23,6 +23,8 @@ from service.db import make_engine
 from service.db import session_factory
 from service.directory.reviews import queue_review_reminders
 from service.errors import ConcurrentUpdate
+from service.health.heartbeats import BEAT
+from service.health.heartbeats import note_seen
 from service.notifications.digest import queue_digests
 from service.notifications.outbox import claim_due
 from service.protocols import protocol_library
@@ -54,8 +56,14 @@ def sessions() -> sessionmaker[Session]:
 
 @celery.task(name=RELAY, acks_late=False)
 def relay_outbox() -> int:
-    """Publish the due pending messages to `send_batch`, in chunks; returns how many were claimed."""
+    """Publish the due pending messages to `send_batch`, in chunks; returns how many were claimed.
+
+    Beat sends this task every `relay_interval`: it leaves beat's heartbeat, which `/readyz` reads.
+    """
     config = settings()
+    with sessions()() as session:
+        note_seen(session, BEAT, utcnow())
+        session.commit()
     return relay(
         sessions(),
         publish=send_batch.delay,

@@ -99,6 +99,8 @@ def require_mfa_enrolment() -> Response | None:
         return None
     if request.blueprint == "api":
         return None  # a key acts there, not the person the cookie names: nothing to send her to
+    if request.blueprint == "health":
+        return None  # probes: no cookie read, no database touched
     if current_user.is_authenticated and current_user.must_enrol_in_mfa:
         return redirect(url_for("auth.mfa_setup"))
     return None
