@@ -53,6 +53,7 @@ from service.referrals.operations import all_or_nothing
 from service.referrals.operations import details_of
 from service.referrals.operations import lock_referral
 from service.referrals.operations import log_event
+from service.referrals.queries import event_words
 from service.referrals.retention import erase_personal_data
 from workflows.loader import ProtocolLibrary
 
@@ -208,6 +209,10 @@ class EventRecord:
     state: str
     reason_code: str | None
     comment: str | None
+    # The same in words, as the referral's timeline says them (`event_words`).
+    title: str | None
+    state_title: str
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -272,18 +277,30 @@ def person_file(
             )
         )
     events: dict[int, list[EventRecord]] = {}
+    protocol_of = {r.id: protocols.get(r.protocol_name, r.protocol_version) for r in referrals}
     query = (
         select(ReferralEvent)
         .where(ReferralEvent.referral_id.in_(ids))
         .order_by(ReferralEvent.referral_id, ReferralEvent.seq)
     )
     for event in session.scalars(query):
+        words = event_words(protocol_of[event.referral_id], event, language)
         events.setdefault(event.referral_id, []).append(
-            EventRecord(event.at, event.kind, event.trigger, event.to_state, event.reason_code, event.comment)
+            EventRecord(
+                at=event.at,
+                kind=event.kind,
+                trigger=event.trigger,
+                state=event.to_state,
+                reason_code=event.reason_code,
+                comment=event.comment,
+                title=words.title,
+                state_title=words.state_title,
+                reason=words.reason,
+            )
         )
     records = []
     for referral in referrals:
-        protocol = protocols.get(referral.protocol_name, referral.protocol_version)
+        protocol = protocol_of[referral.id]
         person = people.get(referral.id)
         records.append(
             ReferralRecord(

@@ -468,15 +468,7 @@ def timeline(
     entries = []
     for event, user_name in rows:
         transition = transition_of(protocol, event)
-        title = transition.done.in_language(language) if transition else None
-        if event.kind in ("reminder", "escalation") and event.from_state in protocol.states:
-            deadline = protocol.states[event.from_state].deadline
-            # Shown after a colon ("Rappel : accuser réception").
-            title = inline(deadline.title.in_language(language)) if deadline else None
-        reason = None
-        if transition and transition.reason and event.reason_code:
-            coded = protocol.reasons.get(transition.reason, {}).get(event.reason_code)
-            reason = _label(coded.fr, coded.en, language) if coded else event.reason_code
+        words = event_words(protocol, event, language)
         party = event.actor_party
         organization = {"sender": page.sender.name, "receiver": page.receiver.name}.get(party)
         from_redirect = event.kind == "opened" and referral.redirected_from_id is not None
@@ -486,18 +478,16 @@ def timeline(
                 at=event.at,
                 kind=event.kind,
                 trigger=event.trigger,
-                title=title,
+                title=words.title,
                 from_state=event.from_state,
                 to_state=event.to_state,
-                state_title=protocol.states[event.to_state].title.in_language(language)
-                if event.to_state in protocol.states
-                else event.to_state,
+                state_title=words.state_title,
                 user_name=user_name,
                 party=party,
                 organization_name=organization,
                 comment=None if from_redirect else event.comment,
                 reason_code=event.reason_code,
-                reason=reason,
+                reason=words.reason,
                 target_organization_id=event.target_organization_id,
                 target_organization=names.get(event.target_organization_id),
                 target_is_redirect=transition is not None and REDIRECT_GUARD in transition.guards,
@@ -506,6 +496,35 @@ def timeline(
             )
         )
     return entries
+
+
+@dataclass(frozen=True)
+class EventWords:
+    """What a logged event did, in a reader's words rather than the protocol's codes."""
+
+    title: str | None  # what the transition did ("Envoyé"), or the deadline's title for a reminder
+    state_title: str  # the state it left the referral in
+    reason: str | None  # what the reason code says
+
+
+def event_words(protocol: Protocol, event: ReferralEvent, language: str) -> EventWords:
+    """The words the timeline and her file show for one logged event, in `language`."""
+    transition = transition_of(protocol, event)
+    title = transition.done.in_language(language) if transition else None
+    if event.kind in ("reminder", "escalation") and event.from_state in protocol.states:
+        deadline = protocol.states[event.from_state].deadline
+        # Shown after a colon ("Rappel : accuser réception").
+        title = inline(deadline.title.in_language(language)) if deadline else None
+    reason = None
+    if transition and transition.reason and event.reason_code:
+        coded = protocol.reasons.get(transition.reason, {}).get(event.reason_code)
+        reason = _label(coded.fr, coded.en, language) if coded else event.reason_code
+    state = protocol.states.get(event.to_state)
+    return EventWords(
+        title=title,
+        state_title=state.title.in_language(language) if state else event.to_state,
+        reason=reason,
+    )
 
 
 def transition_of(protocol: Protocol, event: ReferralEvent) -> Transition | None:

@@ -4,6 +4,7 @@ about her, gets it as a page and a file (hers, nobody else's), has it corrected 
 from __future__ import annotations
 
 import json
+import re
 import string
 import sys
 from dataclasses import replace
@@ -300,6 +301,20 @@ def test_search_and_file_pages(app, session, network, clock, two_women):
     caseworker = signed_in(app, network.womens_centre.caseworker, session)
     assert caseworker.get("/people").status_code == 403
     assert caseworker.get(f"/people/file?referral={josee.id}").status_code == 403
+
+
+def test_her_file_tells_what_happened_in_the_timelines_words(app, session, network, clock, two_women):
+    josee, _ = two_women
+    client = signed_in(app, network.womens_centre.coordinator, session)
+    said = re.compile(r"<strong>\s*(.*?)\s*</strong>", re.DOTALL)
+    timeline = client.get(f"/referrals/{josee.id}").text.split('id="timeline-title"')[1]
+    log = client.get(f"/people/file?referral={josee.id}").text.split(">Event log<")[1]
+    told = said.findall(log)
+    assert told == said.findall(timeline)
+    assert told[:3] == ["Opened as a draft", "Sent", "Receipt acknowledged"]
+    for code in ("record_first_contact", "in_progress", "→"):
+        assert code not in log
+    assert "(State: In progress)" in log
 
 
 def test_her_organization_privacy_officer_answers_her_access_request(app, session, network, clock, two_women):
