@@ -24,6 +24,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MAILLAGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MAILLAGE_ENV", "development")
     monkeypatch.delenv("MAILLAGE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("MAILLAGE_BASE_URL", raising=False)
     settings.cache_clear()
     yield tmp_path / "data"
     settings.cache_clear()

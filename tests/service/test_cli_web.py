@@ -33,6 +33,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MAILLAGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MAILLAGE_ENV", "development")
     monkeypatch.delenv("MAILLAGE_DATABASE_URL", raising=False)
+    # `maillage run` sets the address it serves when none is set: set then removed, so that
+    # monkeypatch restores its absence and no later test (the demo's) sees this one's address.
+    monkeypatch.setenv("MAILLAGE_BASE_URL", "unset")
+    monkeypatch.delenv("MAILLAGE_BASE_URL")
     settings.cache_clear()
     yield tmp_path / "data"
     settings.cache_clear()
