@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     """Seconds between two runs of the periodic jobs (digest, reviews, consent expiry, retention),
     each of which does its work once per period whatever the interval; 0 turns them off."""
 
+    task_time_limits: dict[str, tuple[float, float]] = {}
+    """Soft and hard time limits in seconds of some worker tasks, replacing those of
+    `worker.app.TIME_LIMITS`, as JSON: `{"maillage.send_batch": [100, 120]}`. At the soft limit a
+    task stops cleanly and its work is taken up again later; at the hard one its process is killed."""
+
+    beat_lock_seconds: int = 30
+    """How long beat's lock in Redis lasts unless the running beat renews it (it does several times
+    within that time): a second beat waits, and takes over about this long after the first died."""
+
     digest_hour: int = 7
     """The hour (Montréal time) from which each day's digest is sent."""
 
@@ -130,6 +139,24 @@ class Settings(BaseSettings):
 
     max_api_request_bytes: int = 256 * 1024
     """The largest JSON body the API takes; a referral is a few kilobytes."""
+
+    @field_validator("task_time_limits")
+    @classmethod
+    def _soft_under_hard(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        """A soft limit is what lets a task end cleanly: it must come before the hard one."""
+        for task, (soft, hard) in value.items():
+            if not 0 < soft < hard:
+                raise ValueError(
+                    f"{task}: give [soft, hard] in seconds, the soft limit above 0 and below the hard one"
+                )
+        return value
+
+    @field_validator("beat_lock_seconds")
+    @classmethod
+    def _lock_renewable(cls, value: int) -> int:
+        if value < 3:
+            raise ValueError("beat's lock must last 3 seconds or more, so that beat can renew it in time")
+        return value
 
     @field_validator("totp_encryption_key")
     @classmethod

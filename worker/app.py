@@ -14,7 +14,9 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery
+from celery import Task
 from celery.exceptions import SecurityWarning
+from celery.exceptions import SoftTimeLimitExceeded
 
 from service.config import Settings
 from service.config import settings
@@ -29,6 +31,47 @@ RETENTION = "maillage.purge_closed"
 # The periodic jobs: each does its work once per period (a day, a review cycle, a lapse),
 # however often it runs, so beat only has to run them often enough.
 PERIODIC = (DIGEST, REVIEWS, CONSENT_EXPIRY, RETENTION)
+
+# Every task's soft and hard time limits, in seconds (`MAILLAGE_TASK_TIME_LIMITS` replaces some).
+# At the soft limit a task stops where it is (see `StopsCleanly`) and what it left undone is
+# taken up again: unsent messages by the relay when their lease ends, due deadlines and
+# periodic work by the next run, each task being idempotent. The hard limit, some time after,
+# kills the worker process for a task stuck where the soft one cannot reach it (a C call).
+# Limits apply under the prefork pool (production); the embedded default's solo pool runs tasks
+# in the worker's own process, where Celery enforces none.
+TIME_LIMITS: dict[str, tuple[float, float]] = {
+    # A pass claims and publishes ids, at most 10,000 of them: well under a second.
+    RELAY: (25, 30),
+    # 50 emails over one connection take a second or two; a server that stalls is given up
+    # before the messages' lease (120 s by default) ends and the relay publishes them again.
+    SEND_BATCH: (100, 120),
+    # At most 20 batches of due referrals, each step a short transaction of its own.
+    SWEEP: (240, 300),
+    # One digest per person with referrals waiting: a whole region's staff at once.
+    DIGEST: (540, 600),
+    REVIEWS: (240, 300),
+    CONSENT_EXPIRY: (240, 300),
+    # Erasing a year's closed referrals after a long outage: the longest of our tasks.
+    RETENTION: (1500, 1800),
+}
+
+
+class StopsCleanly(Task):
+    """The base of our tasks: one that reaches its soft time limit says so and ends, its
+    message acknowledged; its transactions are rolled back, and its work is taken up again
+    (see `TIME_LIMITS`) instead of the same message being run again and stopped again."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except SoftTimeLimitExceeded:
+            # The task's name and limit only: its arguments are ids, but say nothing useful here.
+            logging.getLogger(__name__).warning(
+                "task %s stopped at its soft time limit (%s s); what it left undone is taken up again later",
+                self.name,
+                self.soft_time_limit,
+            )
+            return None
 
 
 def broker(config: Settings) -> tuple[str, dict[str, Any]]:
@@ -88,7 +131,11 @@ warnings.filterwarnings(
 
 
 def make_celery(config: Settings) -> Celery:
-    app = Celery("maillage", include=["worker.tasks"])
+    unknown = set(config.task_time_limits) - set(TIME_LIMITS)
+    if unknown:
+        raise ValueError(f"MAILLAGE_TASK_TIME_LIMITS names no task of ours: {', '.join(sorted(unknown))}")
+    limits = TIME_LIMITS | config.task_time_limits
+    app = Celery("maillage", include=["worker.tasks"], task_cls=StopsCleanly)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     url, transport_options = broker(config)
     schedule: dict[str, dict[str, Any]] = {
@@ -143,12 +190,39 @@ def make_celery(config: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         # The worker keeps trying to reach a broker that went away, for as long as it takes.
         broker_connection_max_retries=None,
+        task_annotations={
+            task: {"soft_time_limit": soft, "time_limit": hard} for task, (soft, hard) in limits.items()
+        },
         beat_schedule=schedule,
         beat_schedule_filename=str((config.data_dir / "beat-schedule").resolve()),
         timezone="America/Montreal",
         enable_utc=True,
     )
+    if url.startswith(("redis://", "rediss://")):
+        app.conf.update(single_beat(url, config))
     return app
+
+
+def single_beat(url: str, config: Settings) -> dict[str, Any]:
+    """Beat's settings on Redis: RedBeat's scheduler, which keeps the schedule in Redis and runs
+    only while it holds a lock there.
+
+    The running beat renews the lock at each tick (at least every sixth of its lifetime); a second
+    beat waits for it, and takes over when a beat that died stops renewing it. One that lost its
+    lock (Redis gone longer than that) stops, to be restarted, and waits its turn. The embedded
+    default (a broker folder, one `maillage run` on one machine) keeps Celery's own scheduler and
+    its file in `data_dir`: a single process starts its single beat there.
+    """
+    return {
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "redbeat_redis_url": url,
+        "redbeat_redis_options": {"socket_connect_timeout": 5, "socket_timeout": 5},
+        # Under the deployment's (or test's) prefix, as Celery's own keys are.
+        "redbeat_key_prefix": f"{config.broker_key_prefix}redbeat:",
+        "redbeat_lock_timeout": config.beat_lock_seconds,
+        # How often beat wakes at the least: to renew the lock, or to try to take it.
+        "beat_max_loop_interval": config.beat_lock_seconds / 6,
+    }
 
 
 celery = make_celery(settings())

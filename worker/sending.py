@@ -27,6 +27,7 @@ from typing import Protocol
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -241,8 +242,9 @@ def _compose_batch(
     for message in messages:
         try:
             emails = compose(session, protocols, message, base_url=config.base_url, now=clock(), staff=staff)
-        except SQLAlchemyError:
-            raise  # the database is not there: the whole batch comes back with the lease
+        except (SQLAlchemyError, SoftTimeLimitExceeded):
+            # The database is not there, or the task's time is up: the whole batch comes back with the lease.
+            raise
         except Exception as error:
             # Nobody to send it to: no retry can help. Anything else (a template that does
             # not render, a bug) is retried like a refusal, so it too ends after a bound.

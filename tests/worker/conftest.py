@@ -273,7 +273,8 @@ class WorkerProcess:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
-    def start(self, *, beat: bool = False) -> WorkerProcess:
+    def start(self, *, beat: bool = False, pool: str = "solo") -> WorkerProcess:
+        """Start it and wait until it is ready; `pool="prefork"` for time limits, which solo ignores."""
         self.starts += 1
         log_file = self.log.with_suffix(f".{self.starts}.log")
         command = [
@@ -284,7 +285,9 @@ class WorkerProcess:
             "worker.app",
             "worker",
             "--pool",
-            "solo",
+            pool,
+            "--concurrency",
+            "1",
             "--queues",
             self.env["MAILLAGE_QUEUE"],
             "--without-mingle",
