@@ -1,8 +1,9 @@
 """`maillage worker` and `maillage beat`: the Celery worker and its scheduler.
 
 The same as `celery -A worker.app worker -Q maillage` and `celery -A worker.app beat`;
-options these commands do not know are passed on to Celery. Run a single beat
-in a deployment: it is what starts the outbox relay and the deadline sweep.
+options these commands do not know are passed on to Celery. Beat starts the
+outbox relay and the deadline sweep; on Redis it holds a lock there (see
+`worker.app.single_beat`), so a second one started waits instead of ticking too.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def worker(ctx: click.Context, beat: bool, loglevel: str) -> None:
     context_settings=PASS_ON,
     help=_l(
         "Run the scheduler: the outbox relay every MAILLAGE_RELAY_INTERVAL seconds, the deadline "
-        "sweep every MAILLAGE_SWEEP_INTERVAL seconds. Run exactly one in a deployment."
+        "sweep every MAILLAGE_SWEEP_INTERVAL seconds. On Redis, a second beat waits for the first's "
+        "lock and takes over when it stops."
     ),
 )
 @click.option("--loglevel", "-l", cls=Option, default="INFO", show_default=True, help=LOGLEVEL_HELP)
