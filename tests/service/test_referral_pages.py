@@ -90,6 +90,7 @@ def referral_in(
             method="verbal",
             shared_with="Nom et téléphone",
             purpose="Hébergement",
+            clock=clock,
         )
     receiver = next(
         side.caseworker
