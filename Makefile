@@ -49,7 +49,7 @@ catalogs: $(CATALOGS)  ## Compile the translation catalogs (.po into .mo), once 
 messages: $(STAMP)  ## Extract the strings to translate and merge them into the French catalog
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o service/translations/messages.pot --no-location --sort-output .
 	if [ -f service/translations/fr/LC_MESSAGES/messages.po ]; then \
-	  $(BIN)/pybabel update -i service/translations/messages.pot -d service/translations -l fr --no-fuzzy-matching; \
+	  $(BIN)/pybabel update -i service/translations/messages.pot -d service/translations -l fr --no-fuzzy-matching --ignore-obsolete; \
 	else \
 	  $(BIN)/pybabel init -i service/translations/messages.pot -d service/translations -l fr; \
 	fi
