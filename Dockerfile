@@ -11,9 +11,14 @@ FROM python:3.12-slim
 # Python writes no bytecode beside the installed code (pip compiled it at install time).
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MAILLAGE_DATA_DIR=/var/lib/maillage
 COPY --from=wheel /wheels /tmp/wheels
+# The exact versions of the lock (runtime and gunicorn, hashes checked: `make lock` writes it, one
+# resolution for Python 3.11 and up), then Maillage itself without dependencies of its own choosing.
+COPY requirements/maillage.txt /tmp/requirements.txt
 # Installed by root, so the code is root's and read-only to the user Maillage runs as.
-RUN pip install --no-cache-dir "$(echo /tmp/wheels/maillage-*.whl)[server]" \
-    && rm -rf /tmp/wheels \
+RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt \
+    && pip install --no-cache-dir --no-deps /tmp/wheels/maillage-*.whl \
+    && pip check \
+    && rm -rf /tmp/wheels /tmp/requirements.txt \
     && useradd --system --home-dir /var/lib/maillage --create-home maillage
 USER maillage
 # Whatever a command writes in its current folder lands in the data folder too.

@@ -7,10 +7,15 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 STAMP := $(VENV)/.installed
+# The locks: what the image installs (runtime and gunicorn), and what CI and developers install.
+RUNTIME_LOCK := requirements/maillage.txt
+DEV_LOCK := requirements/dev.txt
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes
+LOCK_FLAGS ?=
 # The compiled catalogs a checkout runs with (the wheel's build compiles its own: build_steps.py).
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard service/translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test lint audit bench messages catalogs
+.PHONY: run test lint audit bench messages catalogs lock
 
 run: $(STAMP) catalogs  ## Start Maillage with the demo network on the embedded SQLite database
 	$(BIN)/maillage demo
@@ -34,12 +39,25 @@ bench: $(STAMP)  ## Measure against baselines taken in the same run (needs Postg
 	$(BIN)/python bench/reports.py
 	if command -v wrk >/dev/null; then $(BIN)/python bench/api.py; else echo "bench/api.py needs wrk"; fi
 
-$(STAMP): pyproject.toml
+# The exact versions of requirements/dev.txt (hashes checked), then Maillage itself without its
+# dependencies: what CI tests is what the lock says. pip check fails when the lock misses one.
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	@echo "Installing Maillage and its development tools into $(VENV) (a few minutes the first time)..."
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $@
+
+# Writes both locks from pyproject.toml: one resolution for every platform and Python from 3.11 on
+# (CI's 3.11, the image's 3.12, a developer's Mac). Versions already locked are kept unless
+# pyproject.toml excludes them; `make lock LOCK_FLAGS=--upgrade` takes the newest releases.
+# Needs only uv (from the old lock): the install itself may fail until the lock is updated.
+lock:  ## Update requirements/ (the locked versions CI and the image install) after a change to pyproject.toml
+	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK); }
+	$(UV_COMPILE) $(LOCK_FLAGS) --extra server -o $(RUNTIME_LOCK)
+	$(UV_COMPILE) $(LOCK_FLAGS) --all-extras -o $(DEV_LOCK)
 
 catalogs: $(CATALOGS)  ## Compile the translation catalogs (.po into .mo), once they changed
 

@@ -51,9 +51,14 @@ venv="$work/venv"
   "$work/source" >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; fail "the wheel did not build"; }
 wheel=$(ls "$work"/wheels/maillage-*.whl)
 
-say "installing $(basename "$wheel") and its dependencies into a fresh virtualenv"
-"$venv/bin/python" -m pip --quiet --disable-pip-version-check install "$wheel" >"$work/install.log" 2>&1 \
-  || { cat "$work/install.log" >&2; fail "the wheel did not install"; }
+# As the Dockerfile does: the locked versions (hashes checked), then the wheel without dependencies.
+say "installing $(basename "$wheel") and the locked versions of its dependencies into a fresh virtualenv"
+{
+  "$venv/bin/python" -m pip --quiet --disable-pip-version-check install --require-hashes \
+    -r "$checkout/requirements/maillage.txt" \
+    && "$venv/bin/python" -m pip --quiet --disable-pip-version-check install --no-deps "$wheel" \
+    && "$venv/bin/python" -m pip --disable-pip-version-check check
+} >"$work/install.log" 2>&1 || { cat "$work/install.log" >&2; fail "the wheel did not install"; }
 installed=$("$venv/bin/python" -I -c 'import workflows.loader as l; print(l.TEMPLATES_FOLDER)')
 case "$installed" in
   "$venv"/*) ;;
