@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     """How long beat's lock in Redis lasts unless the running beat renews it (it does several times
     within that time): a second beat waits, and takes over about this long after the first died."""
 
+    metrics_token: str | None = None
+    """Turns on `/metrics` for Prometheus: it answers only `Authorization: Bearer <this token>`
+    (anything else gets a 404). Unset, there is no `/metrics`. Under gunicorn's several workers,
+    also set `PROMETHEUS_MULTIPROC_DIR` (README.md, "Metrics")."""
+
     digest_hour: int = 7
     """The hour (Montréal time) from which each day's digest is sent."""
 

@@ -36,6 +36,8 @@ from sqlalchemy.orm import sessionmaker
 from service.clock import Clock
 from service.clock import utcnow
 from service.config import Settings
+from service.health.metrics import EMAILS_FAILED
+from service.health.metrics import EMAILS_SENT
 from service.notifications.emails import Email
 from service.notifications.emails import Staff
 from service.notifications.emails import Undeliverable
@@ -248,6 +250,7 @@ def _compose_batch(
         except Exception as error:
             # Nobody to send it to: no retry can help. Anything else (a template that does
             # not render, a bug) is retried like a refusal, so it too ends after a bound.
+            EMAILS_FAILED.labels("unsendable").inc()
             if isinstance(error, Undeliverable):
                 mark_undeliverable(message, error.code)
             else:
@@ -287,6 +290,7 @@ def _send_one(
         with sessions(bind=connection) as session:
             return _refused(session, message_id, _refusal_code(error), clock, jitter), postbox
     except (smtplib.SMTPException, OSError) as error:
+        EMAILS_FAILED.labels("connection").inc()
         connection.rollback()
         log.warning("mail server connection lost at outbox message %d: %s", message_id, type(error).__name__)
         if postbox is not None:
@@ -320,9 +324,12 @@ def _send_all(postbox: Postbox, emails: list[Email], mail_from: str) -> list[str
         try:
             postbox.send(email.as_bytes(mail_from), email.to)
         except REFUSALS as error:
+            EMAILS_FAILED.labels("refused").inc()
             refused.append(_refusal_code(error))
             if len(refused) == len(emails):
                 raise
+        else:
+            EMAILS_SENT.inc()
     return refused
 
 

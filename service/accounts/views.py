@@ -64,6 +64,7 @@ from service.web.clock import request_clock
 from service.web.database import db
 from service.web.errors import too_many_attempts
 from service.web.errors import waiting_time
+from service.web.health import MACHINE_BLUEPRINTS
 
 blueprint = Blueprint("auth", __name__)
 
@@ -99,8 +100,8 @@ def require_mfa_enrolment() -> Response | None:
         return None
     if request.blueprint == "api":
         return None  # a key acts there, not the person the cookie names: nothing to send her to
-    if request.blueprint == "health":
-        return None  # probes: no cookie read, no database touched
+    if request.blueprint in MACHINE_BLUEPRINTS:
+        return None  # probes and metrics: no cookie read
     if current_user.is_authenticated and current_user.must_enrol_in_mfa:
         return redirect(url_for("auth.mfa_setup"))
     return None

@@ -90,6 +90,20 @@ class QuietProbes(logging.Filter):
         return True
 
 
+# Blueprints that answer machines (probes, Prometheus), not people: no sign-in or MFA enrolment
+# asked, no cookie read or set, no CSRF token, no rate limit.
+MACHINE_BLUEPRINTS = frozenset({"health", "metrics"})
+
+
+def serve_to_machines(app: Flask, machines: Blueprint) -> None:
+    """Register a blueprint of `MACHINE_BLUEPRINTS` outside CSRF and rate limits."""
+    if machines.name not in MACHINE_BLUEPRINTS:
+        raise ValueError(f"add {machines.name!r} to MACHINE_BLUEPRINTS, so that sign-in hooks leave it alone")
+    extensions.csrf.exempt(machines)
+    extensions.limiter.exempt(machines)
+    app.register_blueprint(machines)
+
+
 def register(app: Flask, config: Settings) -> None:
     """Serve the probes, outside CSRF and rate limits, and keep their successes out of access logs."""
     app.extensions[_KEY] = Readiness(
@@ -99,9 +113,7 @@ def register(app: Flask, config: Settings) -> None:
         beat_max_age=timedelta(seconds=config.ready_beat_seconds),
         outbox_max_age=timedelta(minutes=config.ready_outbox_minutes),
     )
-    extensions.csrf.exempt(blueprint)
-    extensions.limiter.exempt(blueprint)
-    app.register_blueprint(blueprint)
+    serve_to_machines(app, blueprint)
     for name in ("gunicorn.access", "werkzeug"):
         logger = logging.getLogger(name)
         if not any(isinstance(existing, QuietProbes) for existing in logger.filters):
