@@ -18,6 +18,7 @@ from service.web import headers
 from service.web import health
 from service.web import inputs
 from service.web import metrics
+from service.web import request_ids
 from service.web import templating
 from service.web.catalogs import TRANSLATIONS
 from service.web.catalogs import check_catalogs
@@ -79,6 +80,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     health.register(app, config)
     # `/metrics` and the timing of each request, when MAILLAGE_METRICS_TOKEN is set.
     metrics.register(app, config)
+    # Each request's id in its log lines (JSON with MAILLAGE_LOG_FORMAT=json), its answer and its emails.
+    request_ids.register(app, config)
     # Request paths in logs, the app's and its server's, never carry a signed link's token.
     keep_tokens_out_of_logs(app)
     # Before any view: an address with an id no row has, or a NUL, never reaches the database.

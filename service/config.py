@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     """`/readyz` fails ("outbox") when the oldest email waiting to be sent was written longer ago
     than this: emails are not leaving (no worker, no beat, a mail server refusing them)."""
 
+    log_format: Literal["plain", "json"] = "plain"
+    """`json`: every log line of the web app, its server (gunicorn, waitress) and the worker is one
+    JSON object (time, level, logger, message, request_id), for a log collector; `plain`: text."""
+
     sweep_interval: float = 60.0
     """Seconds between two deadline sweeps (beat); 0 turns the sweep off."""
 

@@ -20,6 +20,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from service.config import Settings
 from service.config import settings
+from worker import logs  # noqa: F401 - its signal receivers put the worker's lines in JSON when asked
 
 RELAY = "maillage.relay_outbox"
 SEND_BATCH = "maillage.send_batch"

@@ -38,6 +38,7 @@ from service.clock import utcnow
 from service.config import Settings
 from service.health.metrics import EMAILS_FAILED
 from service.health.metrics import EMAILS_SENT
+from service.logs import acting_for
 from service.notifications.emails import Email
 from service.notifications.emails import Staff
 from service.notifications.emails import Undeliverable
@@ -201,10 +202,12 @@ def deliver(
     try:
         # A plain connection, not a session: a statement and a commit per email, nothing to track.
         with engine.connect() as connection:
-            for message_id, emails in ready:
-                result, postbox = _send_one(
-                    connection, sessions, message_id, emails, config, clock, jitter, postbox
-                )
+            for message_id, request_id, emails in ready:
+                # Its lines carry the id of the request that queued it (`service.logs`).
+                with acting_for(request_id):
+                    result, postbox = _send_one(
+                        connection, sessions, message_id, emails, config, clock, jitter, postbox
+                    )
                 if result == "interrupted":
                     done.interrupted = True
                     break
@@ -231,7 +234,7 @@ def _compose_batch(
     clock: Clock,
     jitter: Callable[[], float],
     done: Delivery,
-) -> list[tuple[int, list[Email]]]:
+) -> list[tuple[int, str | None, list[Email]]]:
     """Lock the batch's pending messages and compose their emails, in one transaction; commits.
 
     The commit stores the signed links the emails carry before any email leaves
@@ -259,9 +262,14 @@ def _compose_batch(
                 done.failed += 1
             else:
                 done.refused += 1
-            log.warning("outbox message %d could not be composed: %s", message.id, message.last_error)
+            log.warning(
+                "outbox message %d could not be composed: %s",
+                message.id,
+                message.last_error,
+                extra={"request_id": message.request_id},
+            )
             continue
-        ready.append((message.id, emails))
+        ready.append((message.id, message.request_id, emails))
     session.commit()
     del loaded  # held until here, so that compose found them in the session
     return ready
@@ -303,6 +311,7 @@ def _send_one(
         note_partial_refusal(connection, message_id, error)
         log.warning("outbox message %d sent, %s", message_id, error)
     connection.commit()
+    log.info("outbox message %d sent", message_id)
     return "sent", postbox
 
 

@@ -35,6 +35,11 @@ def worker_arguments(*, beat: bool, loglevel: str, extra: tuple[str, ...] | list
 LOGLEVEL_HELP = _l("Celery's log level.")
 
 
+def banner_options() -> list[str]:
+    """Celery's options before the command: no banner when logs are JSON, where it is no JSON line."""
+    return ["--quiet"] if settings().log_format == "json" else []
+
+
 @click.command(
     cls=Command,
     context_settings=PASS_ON,
@@ -57,7 +62,7 @@ LOGLEVEL_HELP = _l("Celery's log level.")
 def worker(ctx: click.Context, beat: bool, loglevel: str) -> None:
     from worker.app import celery
 
-    celery.worker_main(worker_arguments(beat=beat, loglevel=loglevel, extra=ctx.args))
+    celery.start([*banner_options(), *worker_arguments(beat=beat, loglevel=loglevel, extra=ctx.args)])
 
 
 @click.command(
@@ -74,7 +79,7 @@ def worker(ctx: click.Context, beat: bool, loglevel: str) -> None:
 def beat(ctx: click.Context, loglevel: str) -> None:
     from worker.app import celery
 
-    celery.start(["beat", "--loglevel", loglevel, *ctx.args])
+    celery.start([*banner_options(), "beat", "--loglevel", loglevel, *ctx.args])
 
 
 def start_worker_process(*, beat: bool = True) -> subprocess.Popen[bytes]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from service.db import Base
+from service.logs import current_request_id
 from service.referrals.models import ReferralEvent
 
 
@@ -41,6 +42,9 @@ class OutboxMessage(Base):
     # A message about no single referral (a digest, a review reminder) carries what it says,
     # decided when it was queued: figures and referral numbers, never personal data.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The web request that queued it, if one did (`service.logs`): the worker's line for its
+    # sending carries the same id as the request's own lines. Filled in on insert, whoever inserts.
+    request_id: Mapped[str | None] = mapped_column(String(64), default=current_request_id)
 
     event: Mapped[ReferralEvent | None] = relationship()
 
