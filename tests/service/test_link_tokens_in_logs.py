@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,10 @@ def compose_web_command(port: int) -> list[str]:
     return [str(Path(sys.executable).with_name("gunicorn")), *arguments]
 
 
-@pytest.fixture
-def gunicorn_log(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """gunicorn serving the app as docker-compose.yml runs it; its address and its whole log."""
+@contextmanager
+def serving_as_compose(tmp_path: Path, **environment: str) -> Iterator[tuple[str, Path]]:
+    """gunicorn serving the app as docker-compose.yml runs it, with `environment` added; its
+    address and its whole log."""
     if not Path(sys.executable).with_name("gunicorn").exists():
         pytest.fail("gunicorn is missing: it is in the dev dependencies (pip install -e '.[dev]')")
     data = tmp_path / "data"
@@ -81,6 +83,7 @@ def gunicorn_log(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         "MAILLAGE_DATA_DIR": str(data),
         "MAILLAGE_DATABASE_URL": url,
         "PYTHONUNBUFFERED": "1",
+        **environment,
     }
     with log.open("wb") as output:
         server = subprocess.Popen(  # noqa: S603 - our own command line
@@ -97,6 +100,12 @@ def gunicorn_log(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     finally:
         server.terminate()
         server.wait(timeout=WAIT)
+
+
+@pytest.fixture
+def gunicorn_log(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with serving_as_compose(tmp_path) as served:
+        yield served
 
 
 def call_or_none(url: str) -> int | None:

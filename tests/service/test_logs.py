@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,17 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from service import migrate
 from service.app import create_app
 from service.config import settings
 from service.logs import SAFE_REQUEST_ID
 from service.logs import JsonLines
 from service.logs import acting_for
-from tests.service.test_link_tokens_in_logs import ROOT
 from tests.service.test_link_tokens_in_logs import WAIT
-from tests.service.test_link_tokens_in_logs import call_or_none
-from tests.service.test_link_tokens_in_logs import compose_web_command
-from tests.service.test_link_tokens_in_logs import free_port
+from tests.service.test_link_tokens_in_logs import serving_as_compose
 
 FIELDS = {"time", "level", "logger", "message", "request_id"}
 
@@ -148,37 +141,8 @@ def test_in_json_each_line_of_the_app_is_written_once_as_json(
 @pytest.fixture
 def json_gunicorn(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """gunicorn as docker-compose.yml runs it, with MAILLAGE_LOG_FORMAT=json; its address and log."""
-    if not Path(sys.executable).with_name("gunicorn").exists():
-        pytest.fail("gunicorn is missing: it is in the dev dependencies (pip install -e '.[dev]')")
-    data = tmp_path / "data"
-    data.mkdir()
-    url = f"sqlite:///{data / 'maillage.db'}"
-    migrate.upgrade(url)
-    port = free_port()
-    log = tmp_path / "gunicorn.log"
-    environment = {
-        **os.environ,
-        "MAILLAGE_ENV": "development",
-        "MAILLAGE_DATA_DIR": str(data),
-        "MAILLAGE_DATABASE_URL": url,
-        "MAILLAGE_LOG_FORMAT": "json",
-        "PYTHONUNBUFFERED": "1",
-    }
-    with log.open("wb") as output:
-        server = subprocess.Popen(  # noqa: S603 - our own command line
-            compose_web_command(port), cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
-        )
-    try:
-        address = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + WAIT
-        while call_or_none(f"{address}/sign-in") != 200:
-            assert server.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "gunicorn did not answer"
-            time.sleep(0.2)
-        yield address, log
-    finally:
-        server.terminate()
-        server.wait(timeout=WAIT)
+    with serving_as_compose(tmp_path, MAILLAGE_LOG_FORMAT="json") as served:
+        yield served
 
 
 def test_under_gunicorn_every_line_is_json_with_the_request_id_and_no_token(json_gunicorn):
