@@ -32,6 +32,7 @@ from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 from celery import Celery
+from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -39,7 +40,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from service import migrate
+from service.app import create_app
 from service.config import Settings
+from service.config import settings
 from service.db import make_engine
 from service.db import session_factory
 from service.referrals.operations import PersonDetails
@@ -396,3 +399,24 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30, what: str = "
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def web_app(engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: Clock) -> Iterator[Flask]:
+    """The web app on the worker's database (committed to for real, unlike the `app` fixture's),
+    on the test's clock."""
+    monkeypatch.setenv("MAILLAGE_ENV", "development")
+    monkeypatch.setenv("MAILLAGE_DATA_DIR", str(tmp_path / "web"))
+    settings.cache_clear()
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "CLOCK": clock,
+        }
+    )
+    yield app
+    app.extensions["maillage.sessions"].kw["bind"].dispose()
+    settings.cache_clear()

@@ -41,8 +41,6 @@ from flask import request
 from sqlalchemy import MetaData
 from sqlalchemy import select
 
-from service.app import create_app
-from service.config import settings
 from service.directory.models import Organization
 from service.directory.needs import seed_needs
 from service.notifications.models import OutboxMessage
@@ -186,25 +184,6 @@ def dump_database(engine) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture
-def web_app(engine, monkeypatch, tmp_path):
-    """The web app on the worker's database (committed to for real, unlike the `app` fixture's)."""
-    monkeypatch.setenv("MAILLAGE_ENV", "development")
-    monkeypatch.setenv("MAILLAGE_DATA_DIR", str(tmp_path / "web"))
-    settings.cache_clear()
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-        }
-    )
-    yield app
-    app.extensions["maillage.sessions"].kw["bind"].dispose()
-    settings.cache_clear()
-
-
 # The story -------------------------------------------------------------------------------
 
 
@@ -232,7 +211,6 @@ def test_a_canary_referral_leaves_no_trace_outside_its_page_and_none_at_all_once
 
     # The web app on the worker's database, at DEBUG too, keeping every address it is asked for.
     app = web_app
-    app.config["CLOCK"] = clock
     app.logger.setLevel(logging.DEBUG)
     urls: list[str] = []
     app.before_request(lambda: urls.append(request.full_path))

@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from service.app import create_app
 from service.cli.worker import worker
 from service.config import settings
 from service.directory.models import Organization
@@ -59,26 +58,6 @@ def json_worker(worker_env, tmp_path):
     process = QuietWorker(env={**worker_env, "MAILLAGE_LOG_FORMAT": "json"}, log=tmp_path / "worker")
     yield process
     process.stop()
-
-
-@pytest.fixture
-def web_app(engine, monkeypatch, tmp_path, clock):
-    """The web app on the worker's database (committed to for real, unlike the `app` fixture's)."""
-    monkeypatch.setenv("MAILLAGE_ENV", "development")
-    monkeypatch.setenv("MAILLAGE_DATA_DIR", str(tmp_path / "web"))
-    settings.cache_clear()
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "CLOCK": clock,
-        }
-    )
-    yield app
-    app.extensions["maillage.sessions"].kw["bind"].dispose()
-    settings.cache_clear()
 
 
 def test_the_worker_logs_the_email_a_request_caused_with_that_request_id(
