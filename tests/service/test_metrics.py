@@ -193,7 +193,9 @@ def test_the_outbox_deadlines_and_overdue_referrals_are_counted_as_the_database_
         person=PersonDetails(name=CANARY, phone=CANARY_PHONE, safety_constraints="Pas de message"),
         clock=clock,
     )
-    record_consent(session, draft.id, sender, method="verbal", shared_with="Maison", purpose="hébergement")
+    record_consent(
+        session, draft.id, sender, method="verbal", shared_with="Maison", purpose="hébergement", clock=clock
+    )
     sent_at = clock.advance(hours=1)
     sent = fire(session, protocols, draft.id, "send", sender, clock=clock)
     # Five hours past its receipt deadline, and no sweep came by.
