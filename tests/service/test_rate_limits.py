@@ -70,7 +70,7 @@ def test_the_eleventh_sign_in_in_a_minute_gets_a_french_page_and_no_stack_trace(
     assert [a.status_code for a in answers[:10]] == [200] * 10
     refused = answers[10]
     assert refused.status_code == 429
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert int(refused.headers["Retry-After"]) in range(1, 61)
     assert "Trop de tentatives" in refused.text
     assert "Attendez 1 minute, puis réessayez." in refused.text
     assert 'lang="fr"' in refused.text
@@ -93,7 +93,7 @@ def test_a_signed_link_guessed_too_often_gets_the_same_page(app, engine, session
     assert answers[:30] == [404] * 30
     refused = client.get(f"/link/{'y' * 43}", environ_overrides={"REMOTE_ADDR": address})
     assert refused.status_code == 429
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert int(refused.headers["Retry-After"]) in range(1, 61)
     assert "Trop de tentatives" in refused.text
     assert "Traceback" not in refused.text
     assert refused.headers["Referrer-Policy"] == "no-referrer"
@@ -187,7 +187,7 @@ def test_guesses_at_one_account_from_many_addresses_are_held_back(
     assert [a.status_code for a in answers] == [200] * 5 + [429] * 49
     right = try_password(client, email.upper(), PASSWORD)  # however she types it
     assert right.status_code == 429
-    assert 1 <= int(right.headers["Retry-After"]) <= 60
+    assert int(right.headers["Retry-After"]) in range(1, 61)
     assert "Trop de tentatives pour cette adresse courriel : attendez 1 minute, puis réessayez." in right.text
     assert "Traceback" not in right.text
     assert right.headers["Cache-Control"] == "no-store"
@@ -282,7 +282,7 @@ def test_the_api_says_when_to_come_back_too(app, engine, session, network, reset
     spent = [api.get("/api/v1/protocols", headers=key) for _ in range(3)]
     assert [a.status_code for a in spent] == [200, 200, 429]
     assert spent[2].mimetype == "application/problem+json"
-    assert 1 <= int(spent[2].headers["Retry-After"]) <= 60
+    assert int(spent[2].headers["Retry-After"]) in range(1, 61)
     # Keys guessed from one address: refused, then held back unread.
     address = new_address()
     guesses = [
