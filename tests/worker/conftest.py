@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import re
 import shutil
 import signal
 import socket
@@ -33,6 +34,7 @@ from aiosmtpd.smtp import Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 from celery import Celery
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -420,3 +422,22 @@ def web_app(engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clo
     yield app
     app.extensions["maillage.sessions"].kw["bind"].dispose()
     settings.cache_clear()
+
+
+def opened_from_the_web(caseworker: FlaskClient, receiver_id: int, her: dict[str, str]) -> int:
+    """The id of a standard referral a signed-in caseworker opens through the intake form, up to
+    its consent step."""
+    opened = caseworker.post(
+        "/referrals/new",
+        data={
+            "action": "consent",
+            "details": "1",
+            "needs": ["shelter_emergency"],
+            "urgency": "standard",
+            "partner": "",
+            "other_partner": str(receiver_id),
+            **her,
+        },
+    )
+    assert opened.status_code == 303, opened.text
+    return int(re.search(r"/referrals/(\d+)", opened.headers["Location"]).group(1))

@@ -50,6 +50,7 @@ from service.referrals.models import ReferralPerson
 from tests.conftest import sign_in
 from tests.worker.conftest import BASE_URL
 from tests.worker.conftest import WorkerProcess
+from tests.worker.conftest import opened_from_the_web
 from tests.worker.conftest import wait_until
 from tests.worker.test_deadlines import sweep_at
 from tests.worker.test_notifications import everything_in
@@ -222,20 +223,7 @@ def test_a_canary_referral_leaves_no_trace_outside_its_page_and_none_at_all_once
 
     # Intake, consent and sending, from the web, by the centre's caseworker.
     caseworker = sign_in(app.test_client(), world.centre.caseworker, session)
-    opened = caseworker.post(
-        "/referrals/new",
-        data={
-            "action": "consent",
-            "details": "1",
-            "needs": ["shelter_emergency"],
-            "urgency": "standard",
-            "partner": "",
-            "other_partner": str(shelter.id),
-            **HER,
-        },
-    )
-    assert opened.status_code == 303, opened.text
-    referral_id = int(re.search(r"/referrals/(\d+)", opened.headers["Location"]).group(1))
+    referral_id = opened_from_the_web(caseworker, shelter.id, HER)
     consented = caseworker.post(f"/referrals/{referral_id}/consent", data={"method": "verbal", **CONSENT})
     assert consented.status_code == 303, consented.text
     sent = caseworker.post(

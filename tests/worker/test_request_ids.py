@@ -21,6 +21,7 @@ from service.directory.needs import seed_needs
 from service.notifications.models import OutboxMessage
 from tests.conftest import sign_in
 from tests.worker.conftest import WorkerProcess
+from tests.worker.conftest import opened_from_the_web
 from tests.worker.conftest import wait_until
 from tests.worker.test_canary import all_sent
 from tests.worker.test_canary import version
@@ -70,20 +71,7 @@ def test_the_worker_logs_the_email_a_request_caused_with_that_request_id(
     json_worker.start()
 
     caseworker = sign_in(web_app.test_client(), world.centre.caseworker, session)
-    opened = caseworker.post(
-        "/referrals/new",
-        data={
-            "action": "consent",
-            "details": "1",
-            "needs": ["shelter_emergency"],
-            "urgency": "standard",
-            "partner": "",
-            "other_partner": str(shelter.id),
-            **HER,
-        },
-    )
-    assert opened.status_code == 303, opened.text
-    referral_id = int(re.search(r"/referrals/(\d+)", opened.headers["Location"]).group(1))
+    referral_id = opened_from_the_web(caseworker, shelter.id, HER)
     consented = caseworker.post(
         f"/referrals/{referral_id}/consent",
         data={"method": "verbal", "shared_with": "name and phone", "purpose": "shelter"},
