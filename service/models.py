@@ -1,5 +1,6 @@
 """Every model, imported once so the metadata (and Alembic) sees all tables."""
 
+from service.accounts.models import OneTimeLink
 from service.accounts.models import RecoveryCode
 from service.accounts.models import Role
 from service.accounts.models import User
@@ -35,6 +36,7 @@ __all__ = [
     "EmergencyDisclosure",
     "Heartbeat",
     "Need",
+    "OneTimeLink",
     "Organization",
     "OutboxMessage",
     "Partnership",

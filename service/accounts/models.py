@@ -83,3 +83,21 @@ class RecoveryCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class OneTimeLink(Base):
+    """A link emailed to one account for one purpose (a password reset, an invitation), good once and
+    for a while. Only the SHA-256 of its token is kept: the raw token lives in the email alone.
+    Operations are in `service.accounts.one_time_links`."""
+
+    __tablename__ = "one_time_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    # Ended unused: a newer link of the same purpose was sent, or the account changed meanwhile.
+    revoked_at: Mapped[datetime | None]
