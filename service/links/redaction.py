@@ -1,4 +1,4 @@
-"""No signed link's token in any log line.
+"""No signed link's token, nor a one-time link's, in any log line.
 
 A token opens a referral, and her details, for days: whoever reads a log must not
 be able to use it. Every server we ship or document writes request paths: gunicorn's
@@ -16,8 +16,11 @@ import re
 
 from flask import Flask
 
+# The paths whose last part is a token: signed links, and the one-time links to an account
+# (`service.accounts.one_time_links`) that reset a password or accept an invitation.
+TOKEN_PATHS = ("/link/", "/password/reset/", "/invitation/")
 # The token is URL-safe base64; anything up to the next separator is masked, whatever it holds.
-TOKEN_IN_PATH = re.compile(r"(/link/)[^/?#\s\"']+")
+TOKEN_IN_PATH = re.compile("(" + "|".join(map(re.escape, TOKEN_PATHS)) + r")[^/?#\s\"']+")
 MASK = "***"
 # Where servers write request paths: gunicorn (access and error logs), waitress, Werkzeug's
 # development server. The app's own logger is added by `keep_tokens_out_of_logs`.
@@ -25,7 +28,7 @@ SERVER_LOGGERS = ("gunicorn.access", "gunicorn.error", "waitress", "werkzeug")
 
 
 def mask_tokens(text: str) -> str:
-    """`text` with every signed link's token replaced by `***`."""
+    """`text` with every link's token (`TOKEN_PATHS`) replaced by `***`."""
     return TOKEN_IN_PATH.sub(rf"\g<1>{MASK}", text)
 
 
