@@ -69,3 +69,29 @@ class PasswordForm(Form):
         ],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ForgotPasswordForm(Form):
+    email = EmailField(
+        _l("Email"),
+        validators=[DataRequired(_l("Enter your email.")), Length(max=254)],
+        render_kw={"autocomplete": "email"},
+    )
+
+
+class NewPasswordForm(Form):
+    """A new password through an emailed link: no current password to give."""
+
+    new = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(_l("Enter a new password."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    again = PasswordField(
+        _l("New password again"),
+        validators=[
+            DataRequired(_l("Enter the new password again.")),
+            EqualTo("new", _l("The two new passwords differ.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -140,13 +140,18 @@ def sign_in() -> str | Response:
             form.form_errors.append(_("Email or password is wrong."))
             return render_template("auth/sign_in.html", form=form)
         attempts.succeeded(form.email.data)
-        if user.mfa_enrolled:
-            session.clear()
-            session[PENDING] = {"user_id": user.id, "since": request_clock()().timestamp(), "tries": 0}
-            return redirect(url_for("auth.sign_in_code"))
-        else:
-            return _signed_in(user)
+        return password_proved(user)
     return render_template("auth/sign_in.html", form=form)
+
+
+def password_proved(user: User) -> Response:
+    """Her password is proved (typed, or just set through an emailed link): signed in, or first
+    asked for her code where she has two-step sign-in."""
+    if user.mfa_enrolled:
+        session.clear()
+        session[PENDING] = {"user_id": user.id, "since": request_clock()().timestamp(), "tries": 0}
+        return redirect(url_for("auth.sign_in_code"))
+    return _signed_in(user)
 
 
 def _pending_user() -> User | None:
