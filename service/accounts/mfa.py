@@ -160,8 +160,13 @@ def remove_mfa(session: Session, user: User) -> None:
 def reset_mfa(session: Session, user: User) -> None:
     """For whoever manages Maillage, when she lost her phone and her recovery codes: her second factor
     is forgotten; where her role requires one, she sets up a new one right after her next sign-in."""
+    forget_second_factor(session, user)
+    session.commit()
+
+
+def forget_second_factor(session: Session, user: User) -> None:
+    """Her secret, its last step and her recovery codes forgotten; the caller commits."""
     user.totp_secret = None
     user.mfa_enabled_at = None
     user.totp_last_step = None
     _forget_recovery_codes(session, user)
-    session.commit()

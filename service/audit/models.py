@@ -25,6 +25,8 @@ class AuditEntry(Base):
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     signed_link_id: Mapped[int | None] = mapped_column(ForeignKey("signed_links.id"))
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id", ondelete="SET NULL"))
+    # Whose account an act changed (a role, a deactivation, an invitation): the actor is `user_id`.
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     __table_args__ = (
         Index("ix_audit_entries_referral", "referral_id", "at"),

@@ -18,6 +18,7 @@ def audit(
     *,
     referral_id: int | None = None,
     signed_link_id: int | None = None,
+    subject_user_id: int | None = None,
 ) -> None:
     """Add an entry (e.g. "person.read", "link.opened") to the session; the caller commits."""
     session.add(
@@ -29,5 +30,6 @@ def audit(
             organization_id=actor.organization_id,
             signed_link_id=signed_link_id,
             referral_id=referral_id,
+            subject_user_id=subject_user_id,
         )
     )

@@ -18,6 +18,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
+from datetime import timedelta
 from email.utils import format_datetime as rfc2822_date
 from email.utils import formataddr
 from email.utils import parseaddr
@@ -36,6 +37,9 @@ from sqlalchemy.orm import Session
 
 from service.accounts.models import Role
 from service.accounts.models import User
+from service.accounts.one_time_links import Purpose
+from service.accounts.one_time_links import issue
+from service.clock import utcnow
 from service.dates import format_day
 from service.dates import format_moment
 from service.directory.models import Organization
@@ -184,7 +188,7 @@ def compose(
     """
     staff = staff or Staff(session)
     if message.referral_id is None:
-        return compose_summary(session, message, base_url=base_url, staff=staff)
+        return compose_summary(session, message, base_url=base_url, staff=staff, now=now)
     referral = session.get_one(Referral, message.referral_id)
     event = session.get(ReferralEvent, message.event_id) if message.event_id else None
     protocol = protocols.get(referral.protocol_name, referral.protocol_version)
@@ -228,7 +232,12 @@ def compose(
 
 
 def compose_summary(
-    session: Session, message: OutboxMessage, *, base_url: str, staff: Staff | None = None
+    session: Session,
+    message: OutboxMessage,
+    *,
+    base_url: str,
+    staff: Staff | None = None,
+    now: datetime | None = None,
 ) -> list[Email]:
     """The emails of a message about no single referral (a digest, a review reminder).
 
@@ -242,6 +251,10 @@ def compose_summary(
     if message.recipient_party == "user":
         person = session.get(User, payload.get("user_id"))
         people = [person] if person is not None and person.active else []
+    elif message.recipient_party == "account":
+        # About her account itself (an invitation, a deactivation): to her address, active or not.
+        person = session.get(User, payload.get("user_id"))
+        people = [person] if person is not None else []
     elif message.recipient_party == "coordinators":
         people = (staff or Staff(session)).of(message.recipient_organization_id, (Role.COORDINATOR,))
     chosen = _by_address(people)
@@ -249,6 +262,10 @@ def compose_summary(
         raise Undeliverable(f"no_recipient:{message.recipient_party}")
     base = base_url.rstrip("/")
     context = {**payload, "base": base, "link": base + str(payload.get("path", "/"))}
+    if payload.get("one_time_link") and people:
+        # Made now, like a signed link: the raw token is in the email alone, never in the outbox.
+        # A message composed again (a retry) carries a new one, and the earlier one stops working.
+        context["link"] += _one_time_token(session, people[0], payload, now or utcnow())
     emails = []
     for recipient in chosen:
         localized = {**context, **_dates(payload, recipient.language)}
@@ -264,6 +281,12 @@ def compose_summary(
             )
         )
     return emails
+
+
+def _one_time_token(session: Session, person: User, payload: dict[str, Any], now: datetime) -> str:
+    """A new one-time link for `person`, of the payload's purpose, good for its `hours`."""
+    lifetime = timedelta(hours=int(payload["hours"]))
+    return issue(session, person, Purpose(payload["one_time_link"]), lifetime, clock=lambda: now)
 
 
 def _by_address(people: list[User]) -> list[Recipient]:
