@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     tried last, so what it encrypted still opens once this is set. Make a key with `python -c "from
     cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`."""
 
+    backup_key: str | None = None
+    """Seals the backups `maillage backup` writes (a key of their own, never the secret key's): a
+    Fernet key, or several separated by commas, newest first (the first seals, each opens: put a
+    new key in front to change it). Unset, `maillage backup` refuses to run. Keep it apart from
+    the backups: whoever holds both reads every woman's data. Made as the TOTP key is."""
+
+    backup_dir: Path | None = None
+    """Where `maillage backup` writes its files; `data_dir/backups` by default. Better on another
+    disk or machine (a mounted share): a backup beside the database dies with its disk."""
+
     base_url: str = "http://127.0.0.1:5000"
     """The address people reach Maillage at, for links in emails."""
 
@@ -167,7 +177,7 @@ class Settings(BaseSettings):
             raise ValueError("beat's lock must last 3 seconds or more, so that beat can renew it in time")
         return value
 
-    @field_validator("totp_encryption_key")
+    @field_validator("totp_encryption_key", "backup_key")
     @classmethod
     def _fernet_keys(cls, value: str | None) -> str | None:
         """Refuse to start with a key that is not one: no secret could be read or written."""
@@ -214,6 +224,15 @@ class Settings(BaseSettings):
     def broker_folder(self) -> Path:
         """Where the embedded broker (kombu's filesystem transport) keeps its messages."""
         return (self.data_dir / "broker").resolve()
+
+    def backups_folder(self) -> Path:
+        """Where `maillage backup` writes, and rotation deletes, the sealed backups."""
+        return (self.backup_dir or self.data_dir / "backups").resolve()
+
+    def documents_folder(self) -> Path:
+        """The document store: files people attach, kept under `data_dir` and backed up with the
+        database. Nothing writes there yet; whatever will (attachments) must keep its files here."""
+        return (self.data_dir / "documents").resolve()
 
     def mailbox_folder(self) -> Path:
         """Where the embedded mailbox keeps the emails it receives, one `.eml` file each."""

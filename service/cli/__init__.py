@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from service.cli.backup import backup
+from service.cli.backup import restore
 from service.cli.db import db
 from service.cli.demo import demo
 from service.cli.directory import directory
@@ -36,11 +38,13 @@ def main() -> None:
     pass
 
 
+main.add_command(backup)
 main.add_command(beat)
 main.add_command(db)
 main.add_command(demo)
 main.add_command(directory)
 main.add_command(protocols)
+main.add_command(restore)
 main.add_command(run)
 main.add_command(users)
 main.add_command(worker)
