@@ -159,6 +159,13 @@ class Settings(BaseSettings):
     max_api_request_bytes: int = 256 * 1024
     """The largest JSON body the API takes; a referral is a few kilobytes."""
 
+    import_max_bytes: int = 5 * 1024 * 1024
+    """The largest spreadsheet (CSV or XLSX) the directory's import takes: thousands of rows."""
+
+    taxonomy_map: Path | None = None
+    """A YAML file of other taxonomies' terms (211's...) and the needs they mean, added over the
+    shipped `service/standards/taxonomy_map.yaml` (copy it to start); the imports read both."""
+
     @field_validator("task_time_limits")
     @classmethod
     def _soft_under_hard(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:

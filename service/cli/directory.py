@@ -20,6 +20,7 @@ from service.standards.hsds import DirectoryFileError
 from service.standards.hsds import export_directory
 from service.standards.hsds import taxonomy_terms
 from service.standards.tabular import write_package
+from service.standards.taxonomy_map import TaxonomyMapError
 
 
 @click.group(cls=Group, help=_l("Organizations, services and needs, in and out as Open Referral HSDS 3."))
@@ -47,7 +48,7 @@ def import_(file: Path, dry_run: bool) -> None:
     with command_session() as session:
         try:
             report = import_file(session, file, dry_run=dry_run)
-        except DirectoryFileError as error:
+        except (DirectoryFileError, TaxonomyMapError) as error:
             raise click.ClickException(_("nothing imported: %(error)s", error=error)) from None
     for line in report_lines(report):
         click.echo(line)
@@ -84,6 +85,14 @@ def report_lines(report: ImportReport) -> list[str]:
         lines.append(_("Refused:"))
         lines += [f"  {refusal}" for refusal in report.refused]
     lines += [_("Note: %(note)s", note=note) for note in report.notes]
+    if report.unmapped:
+        lines.append(
+            _("Taxonomy terms with no need in the mapping file (MAILLAGE_TAXONOMY_MAP), not imported:")
+        )
+        lines += [
+            "  " + _("%(term)s (%(count)s service(s))", term=term, count=len(services))
+            for term, services in sorted(report.unmapped.items())
+        ]
     return lines
 
 

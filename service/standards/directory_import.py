@@ -48,6 +48,8 @@ from service.standards.hsds import ServiceRecord
 from service.standards.hsds import read_directory
 from service.standards.tabular import DESCRIPTOR
 from service.standards.tabular import read_package
+from service.standards.taxonomy_map import TaxonomyMap
+from service.standards.taxonomy_map import configured_map
 
 KINDS = ("need", "organization", "service")
 
@@ -59,6 +61,8 @@ class ImportReport:
     counts: dict[str, Counter] = field(default_factory=lambda: {kind: Counter() for kind in KINDS})
     refused: list[Refusal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Other taxonomies' terms no need was found for (term -> the ids of its services): see `taxonomy_map`.
+    unmapped: dict[str, list[str]] = field(default_factory=dict)
 
     def count(self, kind: str, outcome: str) -> int:
         return self.counts[kind][outcome]
@@ -84,11 +88,18 @@ def read_file(path: Path) -> tuple[object, list, list]:
 
 
 def import_file(
-    session: Session, path: Path, *, dry_run: bool = False, clock: Clock = utcnow
+    session: Session,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    clock: Clock = utcnow,
+    taxonomy: TaxonomyMap | None = None,
 ) -> ImportReport:
     """Read `path` and import it; `dry_run` reports what would happen and writes nothing."""
     organizations, terms, loose = read_file(path)
-    return import_objects(session, organizations, terms, loose, dry_run=dry_run, clock=clock)
+    return import_objects(
+        session, organizations, terms, loose, dry_run=dry_run, clock=clock, taxonomy=taxonomy
+    )
 
 
 def import_objects(
@@ -99,10 +110,15 @@ def import_objects(
     *,
     dry_run: bool = False,
     clock: Clock = utcnow,
+    taxonomy: TaxonomyMap | None = None,
 ) -> ImportReport:
-    """Check HSDS organization objects (see `hsds.read_directory`) and import what passes."""
+    """Check HSDS organization objects (see `hsds.read_directory`) and import what passes.
+
+    Other taxonomies' terms are read through `taxonomy`, the installation's mapping file by default.
+    """
     known_groups = list(session.scalars(select(Need.group).distinct()))
-    records = read_directory(organizations, terms, known_groups, loose_services)
+    taxonomy = configured_map() if taxonomy is None else taxonomy
+    records = read_directory(organizations, terms, known_groups, loose_services, taxonomy)
     return import_records(session, records, dry_run=dry_run, clock=clock)
 
 
@@ -110,7 +126,9 @@ def import_records(
     session: Session, records: DirectoryRecords, *, dry_run: bool = False, clock: Clock = utcnow
 ) -> ImportReport:
     """Write checked records into the directory; see the module's docstring for the guarantees."""
-    report = ImportReport(refused=list(records.refused), notes=list(records.notes))
+    report = ImportReport(
+        refused=list(records.refused), notes=list(records.notes), unmapped=dict(records.unmapped)
+    )
     now = clock()
     try:
         for need in records.needs:

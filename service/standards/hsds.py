@@ -49,6 +49,7 @@ from service.directory.models import Service
 from service.directory.operations import CAPACITY_STATUSES
 from service.directory.operations import OrganizationDetails
 from service.directory.operations import ServiceDetails
+from service.standards.taxonomy_map import TaxonomyMap
 
 HSDS_VERSION = "3.0"
 NEEDS_TAXONOMY = "urn:maillage:needs"
@@ -287,6 +288,8 @@ class DirectoryRecords:
     services: list[ServiceRecord] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Terms of other taxonomies (211's...) the mapping file does not name: term -> its services' ids.
+    unmapped: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Malformed(ValueError):
@@ -298,6 +301,7 @@ def read_directory(
     terms: Iterable[object] = (),
     known_groups: Iterable[str] = (),
     loose_services: Iterable[object] = (),
+    taxonomy: TaxonomyMap | None = None,
 ) -> DirectoryRecords:
     """Check HSDS organization objects (and extra taxonomy terms) and turn them into records.
 
@@ -305,10 +309,13 @@ def read_directory(
     from its `parent_id` when the group's own term is not in the file.
     `loose_services` are services of a table whose organization is not in the
     file: their `organization_id` must name one the directory already has.
+    `taxonomy` reads other taxonomies' terms as needs; a term it does not name
+    goes to `unmapped`.
     """
     if not isinstance(organizations, list):
         raise DirectoryFileError("expected a list of HSDS organization objects")
     records = DirectoryRecords()
+    foreign = ForeignTerms(taxonomy or TaxonomyMap({}), records.unmapped)
     all_terms = _collect_terms(organizations, terms)
     groups = {group_term_id(g): g for g in {*known_groups, OTHER_GROUP}}
     parents = {t.get("parent_id") for t in all_terms.values() if t.get("parent_id")}
@@ -347,14 +354,14 @@ def read_directory(
             service_where = f"#{index} of organization {organization.external_id}"
             try:
                 records.services.append(
-                    _service(service_item, organization.external_id, all_terms, need_terms)
+                    _service(service_item, organization.external_id, all_terms, need_terms, foreign)
                 )
             except Malformed as error:
                 records.refused.append(Refusal("service", _name(service_item, service_where), str(error)))
     for position, item in enumerate(loose_services, 1):
         try:
             owner = _text(item, "organization_id", 64, required=True) if isinstance(item, dict) else ""
-            records.services.append(_service(item, owner, all_terms, need_terms))
+            records.services.append(_service(item, owner, all_terms, need_terms, foreign))
         except Malformed as error:
             records.refused.append(Refusal("service", _name(item, f"#{position}"), str(error)))
     return records
@@ -504,6 +511,7 @@ def _service(
     organization_id: str,
     terms: Mapping[str, Mapping[str, Any]],
     need_terms: Mapping[str, str | None],
+    foreign: ForeignTerms,
 ) -> ServiceRecord:
     external_id = _identifier(item)
     assert isinstance(item, dict)  # noqa: S101 - _identifier refused anything else
@@ -519,7 +527,9 @@ def _service(
             raise Malformed("attributes: each must be an object")
         term_id = attribute.get("taxonomy_term_id") or (attribute.get("taxonomy_term") or {}).get("id")
         if term_id not in need_terms:
-            continue  # another taxonomy's term (e.g. 211's): not one of our needs
+            # Another taxonomy's term (e.g. 211's): the mapping file says which needs it means.
+            codes += foreign.needs(term_id, terms.get(term_id), external_id)
+            continue
         if need_terms[term_id] is None:
             code = (terms.get(term_id) or {}).get("code", term_id)
             raise Malformed(f"attributes: its need {code!r} was refused")
@@ -530,3 +540,21 @@ def _service(
         need_codes=tuple(sorted(set(codes))),
     )
     return ServiceRecord(external_id, organization_id, details)
+
+
+@dataclass
+class ForeignTerms:
+    """Reads other taxonomies' terms through the mapping file, and keeps those it does not name."""
+
+    taxonomy: TaxonomyMap
+    unmapped: dict[str, list[str]]
+
+    def needs(self, term_id: object, term: Mapping[str, Any] | None, service_id: str) -> list[str]:
+        term = term or {}
+        code, name = term.get("code"), term.get("name")
+        found = self.taxonomy.needs_for(*(v for v in (code, name, term_id) if isinstance(v, str)))
+        if found is not None:
+            return list(found)
+        shown = " — ".join(str(v) for v in (code, name) if v) or str(term_id)
+        self.unmapped.setdefault(shown, []).append(service_id)
+        return []
