@@ -90,6 +90,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     headers.register(app, https=not development)
     templating.register(app)
 
+    from service.accounts.reset_views import blueprint as password_reset
     from service.accounts.views import blueprint as auth
     from service.api.blueprint import register as register_api
     from service.audit.views import blueprint as audit_log
@@ -106,6 +107,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (
         auth,
+        password_reset,
         directory,
         links,
         referrals,

@@ -53,6 +53,8 @@ ACTIONS = {
     "mfa.recovery_codes_renewed": _l("New recovery codes made"),
     "mfa.removed": _l("Two-step sign-in turned off"),
     "password.changed": _l("Password changed"),
+    "password.reset": _l("Password reset through an emailed link"),
+    "password_reset.requested": _l("Password reset link asked for"),
     "person.copied": _l("Her details copied to a redirected referral"),
     "person.corrected": _l("Her details corrected"),
     "person.erased": _l("Her details erased"),
