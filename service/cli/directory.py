@@ -13,6 +13,20 @@ from service.cli.language import Option
 from service.cli.language import _
 from service.cli.language import _l
 from service.cli.sessions import command_session
+from service.config import settings
+from service.directory.sheet_columns import FIELDS
+from service.directory.sheet_columns import IGNORED
+from service.directory.sheet_columns import guess_mapping
+from service.directory.sheet_columns import header_key
+from service.directory.sheet_import import SheetPlan
+from service.directory.sheet_import import commit_plan
+from service.directory.sheet_import import plan_import
+from service.directory.sheet_reading import SheetError
+from service.directory.sheet_reading import read_sheet
+from service.directory.sheet_wording import field_label
+from service.directory.sheet_wording import file_error_text
+from service.directory.sheet_wording import outcome_text
+from service.directory.sheet_wording import problem_text
 from service.standards.directory_import import KINDS
 from service.standards.directory_import import ImportReport
 from service.standards.directory_import import import_file
@@ -21,6 +35,7 @@ from service.standards.hsds import export_directory
 from service.standards.hsds import taxonomy_terms
 from service.standards.tabular import write_package
 from service.standards.taxonomy_map import TaxonomyMapError
+from service.standards.taxonomy_map import configured_map
 
 
 @click.group(cls=Group, help=_l("Organizations, services and needs, in and out as Open Referral HSDS 3."))
@@ -137,3 +152,133 @@ def export(format_: str, output: Path | None) -> None:
             _("cannot write %(file)s: %(error)s", file=output, error=error.strerror)
         ) from None
     click.echo(_("Wrote %(count)s organization(s) to %(file)s.", count=len(organizations), file=output))
+
+
+@directory.command(
+    "import-sheet",
+    cls=Command,
+    help=_l(
+        "Import organizations, their services and contact people from a spreadsheet FILE (CSV or XLSX, "
+        "one row per service; the first row names the columns). Columns are guessed from their headers; "
+        "--mapping corrects one. Everything is imported, or nothing when a row is refused (each refusal is "
+        "printed with its row, field and reason; exit 1). Importing the same file again changes nothing."
+    ),
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--dry-run",
+    cls=Option,
+    is_flag=True,
+    help=_l("Check the file and say what would change; write nothing."),
+)
+@click.option(
+    "--mapping",
+    "mappings",
+    cls=Option,
+    multiple=True,
+    metavar="HEADER=FIELD",
+    help=_l(
+        "Send the column HEADER to FIELD, e.g. name, referral_email, service_name, service_needs, "
+        "contact_email (empty: do not import it); repeatable."
+    ),
+)
+def import_sheet(file: Path, dry_run: bool, mappings: tuple[str, ...]) -> None:
+    limit = settings().import_max_bytes
+    try:
+        with file.open("rb") as source:
+            sheet = read_sheet(source.read(limit + 1), file.name, max_bytes=limit)
+    except SheetError as error:
+        raise click.ClickException(
+            _("nothing imported: %(error)s", error=file_error_text(error, _))
+        ) from None
+    except OSError as error:
+        raise click.ClickException(
+            _("cannot read %(file)s: %(error)s", file=file, error=error.strerror)
+        ) from None
+    mapping = _mapping(sheet.headers, mappings)
+    with command_session() as session:
+        try:
+            plan = plan_import(session, sheet, mapping, configured_map())
+        except TaxonomyMapError as error:
+            raise click.ClickException(_("nothing imported: %(error)s", error=error)) from None
+        if not dry_run:
+            commit_plan(session, plan)
+    for line in sheet_report_lines(plan, sheet.headers, mapping):
+        click.echo(line)
+    if plan.refused:
+        click.echo(_("%(count)s problem(s): nothing was imported.", count=len(plan.refused)), err=True)
+        raise SystemExit(1)
+    click.echo(_("Dry run: nothing was written.") if dry_run else _("Imported."))
+
+
+def _mapping(headers: list[str], mappings: tuple[str, ...]) -> list[str]:
+    mapping = guess_mapping(headers)
+    for given in mappings:
+        header, separator, name = given.partition("=")
+        name = name.strip()
+        columns = [index for index, found in enumerate(headers) if header_key(found) == header_key(header)]
+        if not separator or not columns:
+            raise click.UsageError(
+                _(
+                    "--mapping %(given)s: no column of the file is headed %(header)s",
+                    given=given,
+                    header=header,
+                )
+            )
+        if name not in (*FIELDS, IGNORED):
+            raise click.UsageError(
+                _(
+                    "--mapping %(given)s: %(name)s is not a field; fields: %(fields)s",
+                    given=given,
+                    name=name,
+                    fields=", ".join(FIELDS),
+                )
+            )
+        for index in columns:
+            mapping[index] = name
+    return mapping
+
+
+def sheet_report_lines(plan: SheetPlan, headers: list[str], mapping: list[str]) -> list[str]:
+    """The import's columns, changes row by row, refusals and unmapped categories, in the command's words."""
+    lines = [_("Columns:")]
+    for header, name in zip(headers, mapping, strict=True):
+        target = field_label(name, _) if name else _("(not imported)")
+        lines.append(f"  {header or '?'} -> {target}")
+    for change in plan.shown_changes:
+        kind = _("organization") if change.kind == "organization" else _("service")
+        lines.append(
+            _(
+                "Row %(line)s: %(kind)s %(name)s: %(outcome)s",
+                line=change.line,
+                kind=kind,
+                name=change.name,
+                outcome=outcome_text(change.outcome, _),
+            )
+        )
+    for kind, label in (("organization", _("organizations:")), ("service", _("services:"))):
+        counts = _(
+            "%(created)s created, %(updated)s updated, %(unchanged)s unchanged",
+            created=plan.count(kind, "created"),
+            updated=plan.count(kind, "updated"),
+            unchanged=plan.count(kind, "unchanged"),
+        )
+        lines.append(f"{label} {counts}")
+    if plan.refused:
+        lines.append(_("Refused:"))
+        lines += [f"  {problem_text(problem, _, headers)}" for problem in plan.refused]
+    if plan.unmapped:
+        lines.append(_("Categories with no need of Maillage (not imported):"))
+        lines += [
+            "  " + _("%(term)s, row(s) %(lines)s", term=term, lines=", ".join(map(str, rows[:20])))
+            for term, rows in sorted(plan.unmapped.items())
+        ]
+    if plan.contact_columns_not_kept:
+        lines.append(
+            _(
+                "The contact person's name and role (columns %(columns)s) are not kept yet: Maillage has no "
+                "address book yet.",
+                columns=", ".join(plan.contact_columns_not_kept),
+            )
+        )
+    return lines

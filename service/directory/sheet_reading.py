@@ -51,7 +51,7 @@ class Sheet:
 def read_sheet(data: bytes, filename: str = "", *, max_bytes: int) -> Sheet:
     """Read an uploaded file: XLSX by its content (a zip), CSV otherwise."""
     if len(data) > max_bytes:
-        raise SheetError("too_large", megabytes=round(max_bytes / 1_048_576, 1))
+        raise SheetError("too_large", limit_bytes=max_bytes)
     if not data.strip():
         raise SheetError("empty")
     if data.startswith(OLE) or filename.lower().endswith(".xls"):

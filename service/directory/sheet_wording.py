@@ -56,7 +56,7 @@ REASONS = {
     ),
 }
 FILE_ERRORS = {
-    "too_large": _l("The file is too large: at most %(megabytes)s MB."),
+    "too_large": _l("The file is too large: at most %(size)s."),
     "empty": _l("The file is empty."),
     "no_rows": _l("The file has a header row but no data under it."),
     "old_excel": _l(
@@ -103,7 +103,18 @@ def _column_name(index: int, headers: Sequence[str]) -> str:
 
 
 def file_error_text(error: SheetError, gettext: Gettext) -> str:
-    return gettext(FILE_ERRORS.get(error.problem, error.problem), **error.values)
+    values = dict(error.values)
+    if "limit_bytes" in values:
+        values["size"] = size_words(int(str(values.pop("limit_bytes"))), gettext)
+    return gettext(FILE_ERRORS.get(error.problem, error.problem), **values)
+
+
+def size_words(size: int, gettext: Gettext) -> str:
+    """A file size as people say it: "5 MB", "500 kB"."""
+    if size >= 1_048_576:
+        megabytes = f"{size / 1_048_576:g}"
+        return gettext("%(num)s MB", num=megabytes)
+    return gettext("%(num)s kB", num=max(1, round(size / 1024)))
 
 
 def outcome_text(outcome: str, gettext: Gettext) -> str:

@@ -173,7 +173,8 @@ def test_a_file_is_imported_with_its_services_and_needs_then_a_second_import_cha
 ):
     first = importing(french_excel_csv(*ROWS))
 
-    assert first.written and first.refused == []
+    assert first.written
+    assert first.refused == []
     assert (first.count("organization", "created"), first.count("service", "created")) == (2, 3)
     etoile = organization(session, "Maison Fictive de l'Étoile")
     assert (etoile.referral_email, etoile.phone, etoile.capacity_status) == (
