@@ -94,6 +94,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.accounts.views import blueprint as auth
     from service.api.blueprint import register as register_api
     from service.audit.views import blueprint as audit_log
+    from service.directory.sheet_views import blueprint as directory_import
     from service.directory.views import blueprint as directory
     from service.links.views import blueprint as links
     from service.notifications.failed_views import blueprint as failed_messages
@@ -109,6 +110,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         auth,
         password_reset,
         directory,
+        directory_import,
         links,
         referrals,
         emergency,
