@@ -10,8 +10,6 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
-from zxcvbn import zxcvbn
-from zxcvbn.matching import RANKED_DICTIONARIES
 
 MIN_LENGTH = 12
 # zxcvbn's estimate, from 0 to 4: below 3 a password falls to fewer than 10^8 guesses.
@@ -75,6 +73,8 @@ def password_weakness(password: str, personal: Iterable[str] = ()) -> str | None
         words += [text, text.split("@")[0], *text.replace("@", " ").replace(".", " ").split()]
     if _one_known_word(password):
         return "too_common"
+    from zxcvbn import zxcvbn  # see _one_known_word
+
     if zxcvbn(password[:_CHECKED_LENGTH], user_inputs=[*words, *LOCAL_WORDS])["score"] < MIN_STRENGTH:
         return "too_common"
     return None
@@ -83,6 +83,10 @@ def password_weakness(password: str, personal: Iterable[str] = ()) -> str | None
 def _one_known_word(password: str) -> bool:
     """A common word (ours, or one of zxcvbn's lists) dressed up with digits and signs only: the
     first thing a guesser tries, however long the digits make it."""
+    # zxcvbn's lists take 13 MB once loaded: imported only when a new password is checked, not by
+    # every process that signs people in (bench/footprint.py).
+    from zxcvbn.matching import RANKED_DICTIONARIES
+
     found = _WORD_THEN_FILLER.fullmatch(password)
     if found is None:
         return False

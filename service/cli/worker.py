@@ -21,11 +21,14 @@ from service.config import settings
 PASS_ON = {"ignore_unknown_options": True, "allow_extra_args": True}
 
 
-def worker_arguments(*, beat: bool, loglevel: str, extra: tuple[str, ...] | list[str] = ()) -> list[str]:
-    """`celery worker`'s arguments for Maillage's queue."""
+def worker_arguments(
+    *, beat: bool, loglevel: str, extra: tuple[str, ...] | list[str] = (), beat_in_thread: bool = False
+) -> list[str]:
+    """`celery worker`'s arguments for Maillage's queue; the scheduler in a thread of the worker
+    rather than a process of its own when `beat_in_thread` (see `worker.app.BeatInThread`)."""
     arguments = ["worker", "--queues", settings().queue, "--loglevel", loglevel]
     if beat:
-        arguments.append("--beat")
+        arguments.append("--beat-thread" if beat_in_thread else "--beat")
     if not settings().broker_url and not {"-P", "--pool"} & {a.split("=")[0] for a in extra}:
         # The embedded default is one machine and SQLite, which has one writer at a time.
         arguments += ["--pool", "solo"]
@@ -92,6 +95,7 @@ def start_worker_process(*, beat: bool = True) -> subprocess.Popen[bytes]:
         "worker.app",
         # No banner: `maillage run` says itself where it runs.
         "--quiet",
-        *worker_arguments(beat=beat, loglevel="INFO"),
+        # One process for both: the memory of one machine's `maillage run` (bench/footprint.py).
+        *worker_arguments(beat=beat, loglevel="INFO", beat_in_thread=True),
     ]
     return subprocess.Popen(command)  # noqa: S603 - our own interpreter and fixed arguments

@@ -73,6 +73,11 @@ def test_run_starts_the_web_a_worker_and_its_beat_which_deliver_the_demos_emails
         wait_until(lambda: b"beat: Starting" in log.read_bytes(), what="the beat")
         # The demo's referrals wrote outbox rows: the beat's relay hands them to the worker.
         wait_until(lambda: mailbox.exists() and any(mailbox.glob("*.eml")), what="emails in the mailbox")
+        # Two processes, which is what one machine's memory can spare: the web, and one worker that
+        # runs the beat in a thread (no process forked for it) and the tasks in its own (solo pool).
+        workers = _child_pids(run.pid)
+        assert len(workers) == 1, workers
+        assert _child_pids(workers[0]) == []
     finally:
         run.send_signal(signal.SIGTERM)
         run.wait(timeout=30)
@@ -94,6 +99,15 @@ def test_run_starts_the_web_a_worker_and_its_beat_which_deliver_the_demos_emails
     assert "SecurityWarning" not in output
     time.sleep(0.5)
     assert not _celery_children(run.pid), "the worker stops with the server"
+
+
+def _child_pids(parent: int) -> list[int]:
+    listing = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=False)  # noqa: S607
+    return [
+        int(pid)
+        for pid, ppid in (line.split() for line in listing.stdout.splitlines())
+        if ppid == str(parent)
+    ]
 
 
 def _celery_children(parent: int) -> list[str]:
