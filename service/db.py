@@ -63,6 +63,11 @@ def make_engine(url: str, *, write_at_begin: bool = False, **options: Any) -> En
         options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
     # Parameters may hold personal data: keep them out of error messages and logs.
     options.setdefault("hide_parameters", True)
+    if not url.startswith("sqlite"):
+        # A pooled connection dies unseen when PostgreSQL restarts (an upgrade, a failover): test it
+        # before use, or the first request after a quiet restart fails (tests/service/
+        # test_database_restart.py). A round trip on checkout, well under a millisecond on a LAN.
+        options.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
