@@ -258,9 +258,9 @@ def test_a_name_taken_meanwhile_rolls_the_whole_import_back(session, importing, 
 
     real = sheet_import._write_service
 
-    def someone_else_adds_the_same_name(session_, service, organization_):
+    def someone_else_adds_the_same_name(session_, service, organization_, needs):
         session_.add(Organization(name=organization_.name, created_at=organization_.created_at))
-        real(session_, service, organization_)
+        real(session_, service, organization_, needs)
 
     monkeypatch.setattr(sheet_import, "_write_service", someone_else_adds_the_same_name)
 
