@@ -27,6 +27,7 @@ from service.health.heartbeats import BEAT
 from service.health.heartbeats import note_seen
 from service.notifications.digest import queue_digests
 from service.notifications.outbox import claim_due
+from service.notifications.publishing import publish_after_commit
 from service.protocols import protocol_library
 from service.referrals.consent_expiry import remind_lapsed_consents
 from service.referrals.operations import due_referral_ids
@@ -40,6 +41,7 @@ from worker.app import REVIEWS
 from worker.app import SEND_BATCH
 from worker.app import SWEEP
 from worker.app import celery
+from worker.publishing import SendAtOnce
 from worker.sending import deliver
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,14 @@ SWEEP_BATCHES = 20
 
 @cache
 def sessions() -> sessionmaker[Session]:
-    """This process's sessions, on the configured database (made on first use, after any fork)."""
-    return session_factory(make_engine(settings().resolved_database_url()))
+    """This process's sessions, on the configured database (made on first use, after any fork).
+
+    What a task queues (a deadline step's emails, a digest) is published to `send_batch` as soon
+    as the task commits, as the web does, rather than at beat's next relay tick.
+    """
+    factory = session_factory(make_engine(settings().resolved_database_url()))
+    publish_after_commit(factory, SendAtOnce(settings()))
+    return factory
 
 
 @celery.task(name=RELAY, acks_late=False)
@@ -59,6 +67,8 @@ def relay_outbox() -> int:
     """Publish the due pending messages to `send_batch`, in chunks; returns how many were claimed.
 
     Beat sends this task every `relay_interval`: it leaves beat's heartbeat, which `/readyz` reads.
+    Messages are published at once when their transaction commits (`worker.publishing`); this
+    pass is the safety net for those that were not (a broker away then, a process killed between).
     """
     config = settings()
     with sessions()() as session:

@@ -14,15 +14,21 @@ from service.cli.language import _
 from service.config import settings
 from service.db import make_engine
 from service.db import session_factory
+from service.notifications.publishing import publish_after_commit
+from worker.publishing import SendAtOnce
 
 
 @contextmanager
 def command_session() -> Iterator[Session]:
     """A session on the configured database; a missing schema or server is a `ClickException`."""
-    engine = make_engine(settings().resolved_database_url())
+    config = settings()
+    engine = make_engine(config.resolved_database_url())
     where = engine.url.render_as_string(hide_password=True)
+    sessions = session_factory(engine)
+    # What a command queues (a demo's referrals) is handed to a running worker at once, as the web does.
+    publish_after_commit(sessions, SendAtOnce(config))
     try:
-        with session_factory(engine)() as session:
+        with sessions() as session:
             yield session
     except (OperationalError, ProgrammingError) as error:
         raise click.ClickException(

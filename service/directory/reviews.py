@@ -38,6 +38,7 @@ from service.directory.models import PartnershipNote
 from service.directory.queries import add_months
 from service.directory.queries import today
 from service.notifications.models import OutboxMessage
+from service.notifications.publishing import note_queued
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
 from workflows.durations import TIME_ZONE
@@ -212,7 +213,8 @@ def queue_review_reminders(session: Session, *, clock: Clock = utcnow) -> int:
     if not rows:
         return 0
     try:
-        session.execute(insert(OutboxMessage), rows)
+        queued = session.execute(insert(OutboxMessage).returning(OutboxMessage.id), rows).scalars()
+        note_queued(session, queued)
         session.commit()
     except IntegrityError:
         # A run alongside queued them first: this one adds none.

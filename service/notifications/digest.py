@@ -34,6 +34,7 @@ from service.accounts.models import User
 from service.clock import Clock
 from service.clock import utcnow
 from service.notifications.models import OutboxMessage
+from service.notifications.publishing import note_queued
 from service.referrals.consent_expiry import lapsed_among
 from service.referrals.models import Referral
 from workflows.durations import TIME_ZONE
@@ -166,7 +167,8 @@ def _queue(session: Session, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     try:
-        session.execute(insert(OutboxMessage), rows)
+        queued = session.execute(insert(OutboxMessage).returning(OutboxMessage.id), rows).scalars()
+        note_queued(session, queued)
         session.commit()
     except IntegrityError:
         session.rollback()

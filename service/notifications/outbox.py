@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from service.clock import utcnow
 from service.notifications.digest import leave_out_lapsed
 from service.notifications.models import OutboxMessage
+from service.notifications.publishing import note_queued
 from service.referrals.consent_expiry import silenced_among
 
 PENDING = "pending"
@@ -185,5 +186,7 @@ def retry_failed(session: Session, message_id: int, *, now: datetime) -> bool:
         .where(OutboxMessage.id == message_id, OutboxMessage.status == FAILED)
         .values(status=PENDING, attempts=0, available_at=now, last_error=None)
     )
+    if result.rowcount == 1:
+        note_queued(session, [message_id])
     session.commit()
     return result.rowcount == 1

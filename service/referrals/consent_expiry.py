@@ -30,6 +30,7 @@ from service.audit.operations import audit
 from service.clock import Clock
 from service.clock import utcnow
 from service.notifications.models import OutboxMessage
+from service.notifications.publishing import note_queued
 from service.referrals.actors import Actor
 from service.referrals.models import Consent
 from service.referrals.models import Referral
@@ -156,8 +157,8 @@ def remind_lapsed_consents(session: Session, protocols: ProtocolLibrary, *, cloc
         if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
             continue
         referral = session.get_one(Referral, referral_id)
-        session.execute(
-            insert(OutboxMessage),
+        queued_ids = session.execute(
+            insert(OutboxMessage).returning(OutboxMessage.id),
             [
                 {
                     "dedupe_key": key,
@@ -169,7 +170,8 @@ def remind_lapsed_consents(session: Session, protocols: ProtocolLibrary, *, cloc
                     "available_at": now,
                 }
             ],
-        )
+        ).scalars()
+        note_queued(session, queued_ids)
         audit(session, "consent.lapsed", Actor.system(), now, referral_id=referral_id)
         session.commit()
         queued += 1

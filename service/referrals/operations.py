@@ -32,6 +32,7 @@ from service.errors import InvalidTransition
 from service.errors import NotAllowed
 from service.errors import ReferralNotFound
 from service.notifications.models import OutboxMessage
+from service.notifications.publishing import note_queued
 from service.referrals.actors import Actor
 from service.referrals.consent_expiry import WITHDRAWAL_NOTICE
 from service.referrals.models import Consent
@@ -577,7 +578,7 @@ SAVE_REFERRAL = (
     )
 )
 APPEND_EVENT = insert(ReferralEvent.__table__).returning(ReferralEvent.__table__.c.id)
-QUEUE_MESSAGES = insert(OutboxMessage.__table__)
+QUEUE_MESSAGES = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
 
 
 def log_event(
@@ -671,8 +672,8 @@ def _notify(
             }
         )
     if rows:
-        # On the table, as `log_event`: nothing of these rows is read back in this transaction.
-        session.execute(QUEUE_MESSAGES, rows)
+        # On the table, as `log_event`: only their ids are read back, to send them once this commits.
+        note_queued(session, session.execute(QUEUE_MESSAGES, rows).scalars())
 
 
 # PostgreSQL's lock timeout, deadlock and serialization failure; SQLite's busy database.

@@ -7,15 +7,21 @@ from flask import current_app
 from flask import g
 from sqlalchemy.orm import Session
 
+from service.config import settings
 from service.db import make_engine
 from service.db import session_factory
+from service.notifications.publishing import publish_after_commit
+from worker.publishing import SendAtOnce
 
 _KEY = "maillage.sessions"
 
 
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"], write_at_begin=True)
-    app.extensions[_KEY] = session_factory(engine)
+    sessions = session_factory(engine)
+    # The emails a request queued are handed to the worker as soon as its transaction commits.
+    publish_after_commit(sessions, SendAtOnce(settings()))
+    app.extensions[_KEY] = sessions
     app.teardown_appcontext(_close)
 
 
