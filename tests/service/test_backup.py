@@ -70,13 +70,15 @@ def drill_settings(url: str, folder: Path, key: str = KEY) -> Settings:
     return Settings(database_url=url, data_dir=folder / "data", backup_key=key, env="development")
 
 
-def make_referrals(engine: Engine, protocols, clock: Clock) -> tuple[list[int], Actor]:
+def make_referrals(
+    engine: Engine, protocols, clock: Clock, town: str = "du Drill"
+) -> tuple[list[int], Actor]:
     """Referrals moved through the domain operations: events, consents (one withdrawn), outbox
     rows and audit entries (her details read)."""
     with Session(engine, expire_on_commit=False) as session:
         seed_needs(session)
-        sender = make_side(session, "Centre de femmes Fictif du Drill", clock.now)
-        receiver = make_side(session, "Maison Fictive du Drill", clock.now)
+        sender = make_side(session, f"Centre de femmes Fictif {town}", clock.now)
+        receiver = make_side(session, f"Maison Fictive {town}", clock.now)
         session.commit()
         ids = []
         for number in range(3):
@@ -210,6 +212,23 @@ def test_a_wrong_key_a_damaged_or_missing_file_change_nothing(database_url, tmp_
     with pytest.raises(BackupMissing):
         restore_backup(tmp_path / "nowhere.backup", config)
 
+    assert snapshot(engine) == before
+    engine.dispose()
+
+
+def test_a_restore_over_the_live_database_takes_it_back_to_the_backup(
+    database_url, tmp_path, protocols, clock
+):
+    config = drill_settings(database_url, tmp_path)
+    engine = make_engine(database_url)
+    make_referrals(engine, protocols, clock)
+    before = snapshot(engine)
+    backup = make_backup(config, clock)
+    clock.advance(days=1)
+    make_referrals(engine, protocols, clock, town="de Lendemain")  # the day after, more work
+    assert snapshot(engine) != before
+
+    restore_backup(backup, config)
     assert snapshot(engine) == before
     engine.dispose()
 
