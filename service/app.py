@@ -90,7 +90,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     headers.register(app, https=not development)
     templating.register(app)
 
+    from service.accounts.invitation_views import blueprint as invitation
     from service.accounts.reset_views import blueprint as password_reset
+    from service.accounts.team_views import blueprint as team
     from service.accounts.views import blueprint as auth
     from service.api.blueprint import register as register_api
     from service.audit.views import blueprint as audit_log
@@ -121,6 +123,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         audit_log,
         reports,
         organization,
+        team,
+        invitation,
     ):
         app.register_blueprint(blueprint)
     # The JSON API and its key pages: CSRF-exempt, rate-limited per key, errors in problem+json.

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import aliased
 
 from service.accounts.models import User
 from service.api.models import ApiKey
@@ -30,6 +31,8 @@ class AuditLine:
     # token (`ApiKey.prefix`), as its keys page shows them; the token itself is never stored.
     key_name: str | None = None
     key_prefix: str | None = None
+    # Whose account the act changed (the team page's changes), when it is not the actor's own.
+    subject_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,12 @@ def organization_audit(
     total = session.scalar(select(func.count()).select_from(AuditEntry).where(*where)) or 0
     pages = max(1, -(-total // PER_PAGE))
     page = min(max(page, 1), pages)
+    subject = aliased(User)
     rows = session.execute(
-        select(AuditEntry, User.name, ApiKey.name, ApiKey.prefix)
+        select(AuditEntry, User.name, ApiKey.name, ApiKey.prefix, subject.name)
         .outerjoin(User, User.id == AuditEntry.user_id)
         .outerjoin(ApiKey, ApiKey.id == AuditEntry.api_key_id)
+        .outerjoin(subject, subject.id == AuditEntry.subject_user_id)
         .where(*where)
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .limit(PER_PAGE)
@@ -70,7 +75,8 @@ def organization_audit(
             entry.signed_link_id is not None,
             key_name=key_name,
             key_prefix=key_prefix,
+            subject_name=subject_name,
         )
-        for entry, user_name, key_name, key_prefix in rows
+        for entry, user_name, key_name, key_prefix, subject_name in rows
     ]
     return AuditPage(lines, page, pages, total)

@@ -46,6 +46,7 @@ ACTIONS = {
     "incident.exported": _l("Incident register exported"),
     "incident.recorded": _l("Confidentiality incident recorded"),
     "incident.updated": _l("Confidentiality incident updated"),
+    "invitation.accepted": _l("Invitation accepted"),
     "link.acted": _l("Action through a signed link"),
     "link.opened": _l("Signed link opened"),
     "link.refused": _l("Signed link refused"),
@@ -70,6 +71,12 @@ ACTIONS = {
     "sign_in.failed": _l("Sign-in failed"),
     "sign_in.recovery_code_used": _l("Signed in with a recovery code"),
     "sign_in.succeeded": _l("Signed in"),
+    "team.deactivated": _l("Account deactivated"),
+    "team.invitation_withdrawn": _l("Invitation withdrawn"),
+    "team.invited": _l("Invitation sent"),
+    "team.mfa_reset": _l("Two-step sign-in reset by a coordinator"),
+    "team.reactivated": _l("Account reactivated"),
+    "team.role_changed": _l("Role changed"),
 }
 
 

@@ -10,13 +10,11 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.accounts.mfa import reset_mfa
+from service.accounts import team
 from service.accounts.models import Role
 from service.accounts.models import User
 from service.accounts.operations import AccountProblem
-from service.accounts.operations import active_sessions
 from service.accounts.operations import create_user
-from service.accounts.operations import deactivate_user
 from service.accounts.passwords import MIN_LENGTH
 from service.cli.language import Command
 from service.cli.language import Group
@@ -124,8 +122,8 @@ def deactivate(email: str) -> None:
         user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
         if user is None:
             raise click.ClickException(_("there is no account with the email %(email)s", email=email))
-        ended = len(active_sessions(session, user.id))
-        deactivate_user(session, user.id)
+        # The team page's operation: audited, her sessions ended, and she is told by email.
+        ended = team.deactivate(session, team.command_line_actor(user.organization_id), user.id)
         click.echo(
             _(
                 "Account deactivated: %(email)s; %(ended)s open session(s) ended.",
@@ -146,7 +144,7 @@ def reset_mfa_command(email: str) -> None:
         user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
         if user is None:
             raise click.ClickException(_("there is no account with the email %(email)s", email=email))
-        reset_mfa(session, user)
+        team.reset_two_step(session, team.command_line_actor(user.organization_id), user.id)
         click.echo(
             _(
                 "Two-step sign-in reset for %(email)s: she sets it up again at her next sign-in.",

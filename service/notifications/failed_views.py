@@ -45,6 +45,11 @@ TEMPLATE_NAMES = {
     "daily_digest": _l("Daily digest"),
     "partnership_review_due": _l("Partnership review due"),
     "partnership_presentation_due": _l("Presentation of services due"),
+    "account_invitation": _l("Invitation to the team"),
+    "account_role_changed": _l("Notice: role changed"),
+    "account_deactivated": _l("Notice: account deactivated"),
+    "account_reactivated": _l("Notice: account reactivated"),
+    "account_mfa_reset": _l("Notice: two-step sign-in reset"),
 }
 
 

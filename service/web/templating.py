@@ -33,6 +33,8 @@ def main_menu() -> list[tuple[str, str]]:
     items += [("directory.index", _("Directory")), ("directory.partnerships", _("Partnerships"))]
     if current_user.is_coordinator or current_user.is_regional_admin:  # figures, never a woman's data
         items.append(("reports.index", _("Reports")))
+    if current_user.is_coordinator:  # her organization's accounts
+        items.append(("team.index", _("Team")))
     if tools_for(current_user.role):  # the coordinators' and privacy officer's tools
         items.append(("organization.index", _("My organization")))
     items.append(("auth.sessions", _("My sessions")))
