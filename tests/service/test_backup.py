@@ -21,6 +21,7 @@ from service import migrate
 from service.app import create_app
 from service.backups.errors import BackupCorrupt
 from service.backups.errors import BackupMissing
+from service.backups.errors import WrongDatabaseKind
 from service.backups.errors import WrongKey
 from service.backups.operations import make_backup
 from service.backups.operations import read_manifest
@@ -231,6 +232,15 @@ def test_a_restore_over_the_live_database_takes_it_back_to_the_backup(
     restore_backup(backup, config)
     assert snapshot(engine) == before
     engine.dispose()
+
+
+def test_a_backup_of_one_kind_of_database_is_not_restored_into_the_other(tmp_path, clock):
+    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    migrate.upgrade(url)
+    backup = make_backup(drill_settings(url, tmp_path), clock)
+    elsewhere = drill_settings("postgresql+psycopg://maillage@127.0.0.1:1/unreachable", tmp_path)
+    with pytest.raises(WrongDatabaseKind):
+        restore_backup(backup, elsewhere)
 
 
 def test_the_key_can_be_changed_and_old_backups_still_open(database_url, tmp_path, clock):
