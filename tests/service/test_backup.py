@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -349,3 +350,16 @@ def test_the_backup_command_rotates_with_the_time_it_is_taken(tmp_path, clock):
     second = make_backup(config, clock)
     assert rotate_backups(config.backups_folder(), clock.now, 12, keep=second) == [first]
     assert second.exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("fr", "une information effacée de Maillage ne reste pas dans une sauvegarde plus longtemps"),
+        ("en", "information erased from Maillage does not stay in a backup for longer than that period"),
+    ],
+)
+def test_the_privacy_page_says_how_long_backups_keep_what_was_erased(client, language, said):
+    page = client.get(f"/privacy/?lang={language}")
+    assert page.status_code == 200
+    assert said in unescape(page.text)
