@@ -6,11 +6,14 @@ import io
 from datetime import date
 
 import pytest
+from click.testing import CliRunner
 from openpyxl import Workbook
 from sqlalchemy import func
 from sqlalchemy import select
 
 from service.accounts.models import Role
+from service.cli import main
+from service.config import settings
 from service.directory.errors import DirectoryNotAllowed
 from service.directory.models import Organization
 from service.directory.models import Service
@@ -303,3 +306,66 @@ def test_needs_given_as_maillage_codes_or_labels_in_either_language(session, imp
     service = organization(session, "Centre Fictif des Saules").services[0]
     assert sorted(n.code for n in service.needs) == ["food", "french_classes", "housing", "mental_health"]
     assert plan.unmapped == {}
+
+
+# The command --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def command(tmp_path, monkeypatch):
+    """`maillage` on a database of its own, in French as a person gets it by default."""
+    monkeypatch.setenv("MAILLAGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MAILLAGE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("MAILLAGE_LANGUAGE", "fr")
+    settings.cache_clear()
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    yield runner
+    settings.cache_clear()
+
+
+def test_the_command_checks_imports_and_changes_nothing_the_second_time(command, tmp_path):
+    path = tmp_path / "annuaire.csv"
+    path.write_bytes(french_excel_csv(*ROWS))
+
+    dry = command.invoke(main, ["directory", "import-sheet", "--dry-run", str(path)])
+    first = command.invoke(main, ["directory", "import-sheet", str(path)])
+    second = command.invoke(main, ["directory", "import-sheet", str(path)])
+
+    assert dry.exit_code == 0, dry.output
+    assert "Ligne 2 : organisme Maison Fictive de l'Étoile : créé" in dry.output
+    assert "Essai à blanc : rien n’a été écrit." in dry.output  # noqa: RUF001
+    assert first.exit_code == 0, first.output
+    assert "organismes : 2 créé(s), 0 mis à jour, 0 inchangé(s)" in first.output
+    assert "Tricot, ligne(s) 2" in first.output
+    assert second.exit_code == 0, second.output
+    assert "organismes : 0 créé(s), 0 mis à jour, 2 inchangé(s)" in second.output
+    assert "services : 0 créé(s), 0 mis à jour, 3 inchangé(s)" in second.output
+
+
+def test_the_command_takes_a_mapping_and_refuses_a_bad_row_with_exit_1(command, tmp_path):
+    path = tmp_path / "annuaire.csv"
+    path.write_bytes(french_excel_csv(*ROWS, "Centre Fictif;pas-un-courriel;;;;;"))
+
+    refused = command.invoke(main, ["directory", "import-sheet", str(path)])
+    ignored = command.invoke(main, ["directory", "import-sheet", "--mapping", "courriel=", str(path)])
+    unknown = command.invoke(main, ["directory", "import-sheet", "--mapping", "Courriel=e-mail", str(path)])
+
+    assert refused.exit_code == 1
+    assert "Ligne 5, Courriel pour les référencements : « pas-un-courriel » n" in refused.output
+    assert "rien n" in refused.output
+    assert ignored.exit_code == 0, ignored.output
+    assert "Courriel -> (non importée)" in ignored.output
+    assert unknown.exit_code == 2
+    assert "e-mail n’est pas un champ" in unknown.output  # noqa: RUF001
+    assert "Traceback" not in refused.output + ignored.output + unknown.output
+
+
+def test_the_command_says_why_a_file_cannot_be_read(command, tmp_path):
+    path = tmp_path / "annuaire.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 64)
+
+    result = command.invoke(main, ["directory", "import-sheet", str(path)])
+
+    assert result.exit_code == 1
+    assert "Les fichiers Excel 97-2003 (.xls) ne peuvent pas être lus" in result.output
