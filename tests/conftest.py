@@ -51,6 +51,9 @@ os.environ.setdefault("MAILLAGE_TOTP_ENCRYPTION_KEY", "dGVzdHMtb25seS10b3RwLWtle
 # The command line speaks French unless told otherwise; most tests read its English messages
 # (tests/service/test_cli_language.py reads the French ones, as a person gets them by default).
 os.environ.setdefault("MAILLAGE_LANGUAGE", "en")
+# Importing the worker (the web app's sessions publish through it) reads the settings, before the
+# lines above set the tests' key: read them again, or the cached settings would have no key.
+settings.cache_clear()
 # CI runs the suite again on other days (.ci/run): this process's calendar moves there, ticking, and
 # a test that passes only on some days is one that reads the real clock where it should read `clock`.
 CALENDAR_MOVED_TO = os.environ.get("MAILLAGE_TEST_CALENDAR")
