@@ -66,7 +66,7 @@ def make_engine(url: str, *, write_at_begin: bool = False, **options: Any) -> En
     if not url.startswith("sqlite"):
         # A pooled connection dies unseen when PostgreSQL restarts (an upgrade, a failover): test it
         # before use, or the first request after a quiet restart fails (tests/service/
-        # test_database_restart.py). A round trip on checkout, well under a millisecond on a LAN.
+        # test_database_restart.py). A round trip on checkout: 0.3 ms on loopback (55 → 376 µs).
         options.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
