@@ -36,6 +36,7 @@ bench: $(STAMP)  ## Measure against baselines taken in the same run (needs Postg
 	$(BIN)/python bench/transitions.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/notifications.py
+	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/footprint.py
