@@ -35,6 +35,8 @@ from service.errors import ProtocolNotFound
 from service.errors import ReferralError
 from service.errors import ReferralNotFound
 from service.errors import UnknownTrigger
+from service.web.errors import DATABASE_AWAY_RETRY_SECONDS
+from service.web.errors import database_away
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ HTTP: dict[int, Kind] = {
     422: Kind("validation-error", 422, _l("Some fields are not valid")),
     429: Kind("too-many-requests", 429, _l("Too many attempts")),
     500: Kind("server-error", 500, _l("Something went wrong on our side")),
+    503: Kind("unavailable", 503, _l("Maillage is briefly unavailable")),
 }
 
 # Said once per kind in the reference page.
@@ -87,6 +90,7 @@ DETAILS: dict[str, Any] = {
     ),
     "guard-failed": _l("The member `guard` names the condition: a reason, a comment, an organization, ..."),
     "unauthorized": _l("Send `Authorization: Bearer <key>` with an active key of your organization."),
+    "unavailable": _l("The database could not be reached. Send the request again after `Retry-After`."),
 }
 
 
@@ -100,6 +104,8 @@ def type_uri(slug: str) -> str:
 
 
 def kind_of(error: Exception) -> Kind:
+    if database_away(error):
+        return HTTP[503]
     if isinstance(error, HTTPException):
         return HTTP.get(error.code or 500, HTTP[500])
     for cls, kind in DOMAIN:
@@ -158,6 +164,8 @@ def from_error(error: Exception, **members: Any) -> Response:
                 headers[name] = given[name]
         if kind.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="maillage"'
+    if kind.status == 503:
+        headers["Retry-After"] = str(DATABASE_AWAY_RETRY_SECONDS)
     if kind.status >= 500:
         code = secrets.token_hex(4).upper()
         # The type and the place, never the message: a message may quote submitted data.

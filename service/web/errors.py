@@ -16,6 +16,7 @@ from flask import render_template
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from service.errors import NotAllowed
@@ -23,6 +24,10 @@ from service.errors import ReferralNotFound
 from service.web import quota
 
 log = logging.getLogger(__name__)
+
+# How long a request that met the database away waits before trying again: a restart of
+# PostgreSQL takes a couple of seconds (tests/service/test_database_restart.py).
+DATABASE_AWAY_RETRY_SECONDS = 5
 
 FALLBACK_PAGE = """<!doctype html><html lang="fr"><meta charset="utf-8"><title>Maillage</title>
 <h1>Une erreur est survenue / Something went wrong</h1>
@@ -39,6 +44,10 @@ def _messages() -> dict[int, tuple[str, str]]:
         413: (_("What was sent is too large"), _("Send shorter texts, or less at once.")),
         429: (_("Too many attempts"), _("Wait a few minutes, then try again.")),
         500: (_("Something went wrong on our side"), _("Nothing you did caused this. Try again later.")),
+        503: (
+            _("Maillage is briefly unavailable"),
+            _("Nothing you did caused this. Try again in a few seconds."),
+        ),
     }
 
 
@@ -104,6 +113,24 @@ def register(app: Flask) -> None:
     def not_allowed(_error: NotAllowed) -> tuple[str, int]:
         return error_page(403)
 
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+        if not database_away(error):
+            return error_page(500, cause=error)
+        page, status = error_page(503, cause=error)
+        return page, status, {"Retry-After": str(DATABASE_AWAY_RETRY_SECONDS)}
+
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[str, int]:
         return error_page(500, cause=error)
+
+
+def database_away(error: Exception) -> bool:
+    """Whether `error` says the database could not be reached or dropped the connection (a restart,
+    a failover, SQLite busy past its timeout), as opposed to a mistake of ours: worth a retry."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    # OperationalError: refused connection, server shutting down, "database is locked".
+    return type(error).__name__ in {"OperationalError", "InterfaceError"}
