@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pyotp
@@ -24,9 +25,13 @@ from sqlalchemy import select
 from service.accounts.models import OneTimeLink
 from service.accounts.models import User
 from service.accounts.models import UserSession
+from service.accounts.one_time_links import Purpose
+from service.accounts.one_time_links import issue
 from service.accounts.password_reset import request_reset
 from service.accounts.passwords import verify_password
+from service.app import create_app
 from service.audit.models import AuditEntry
+from service.config import settings
 from service.extensions import limiter
 from service.notifications.emails import Email
 from service.notifications.emails import compose
@@ -35,6 +40,8 @@ from service.notifications.publishing import QUEUED
 from tests.conftest import PASSWORD
 from tests.conftest import TOTP_SECRET
 from tests.conftest import enrol_in_mfa
+from tests.conftest import make_side
+from tests.conftest import new_postgresql_database
 from tests.conftest import sign_in
 from tests.service.test_rate_limits import limited_app
 
@@ -383,3 +390,59 @@ def test_the_development_server_logs_reset_links_without_their_token(
         thread.join(timeout=30)
     assert "GET /password/reset/*** HTTP/1.1" in caplog.text
     assert token not in caplog.text
+
+
+@pytest.fixture(scope="module")
+def committing_database() -> Iterator[str]:
+    """A PostgreSQL database of this module's own: the racing requests commit for real."""
+    with new_postgresql_database() as url:
+        yield url
+
+
+@pytest.mark.postgresql
+def test_of_two_browsers_sending_the_form_at_once_one_sets_the_password(
+    committing_database, clock, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("MAILLAGE_ENV", "development")
+    monkeypatch.setenv("MAILLAGE_DATA_DIR", str(tmp_path / "instance"))
+    settings.cache_clear()
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": committing_database, "RATELIMIT_ENABLED": False, "CLOCK": clock}
+    )
+    sessions = app.extensions["maillage.sessions"]
+    with sessions() as session:
+        side = make_side(session, "Maison Fictive de la Course", clock.now)
+        token = issue(
+            session, side.caseworker.user_id, Purpose.PASSWORD_RESET, timedelta(hours=1), clock=clock
+        )
+        session.commit()
+    browsers = [app.test_client() for _ in range(2)]
+    forms = []
+    for browser in browsers:
+        page = browser.get(f"/password/reset/{token}")
+        assert page.status_code == 200
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+        forms.append({"new": NEW_PASSWORD, "again": NEW_PASSWORD, "csrf_token": csrf})
+    together = threading.Barrier(2)
+    statuses = [0, 0]
+
+    def send(index: int) -> None:
+        together.wait()
+        statuses[index] = browsers[index].post(f"/password/reset/{token}", data=forms[index]).status_code
+
+    threads = [threading.Thread(target=send, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(statuses) == [302, 404]
+    with sessions() as session:
+        resets = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "password.reset", AuditEntry.user_id == side.caseworker.user_id
+            )
+        ).all()
+        assert len(resets) == 1
+    sessions.kw["bind"].dispose()
+    settings.cache_clear()
