@@ -263,7 +263,8 @@ def invite(
     clock: Clock = utcnow,
 ) -> User:
     """A new account of the actor's organization, usable once she accepts the emailed invitation
-    (72 hours, once). Commits. Refused when the email already names an account."""
+    (72 hours, once). Commits. Refused when the email already names an account, unless hers is
+    an invitation of this organization not yet accepted: she is invited again."""
     if actor.organization_id is None:
         raise TeamProblem("no_organization")
     try:
@@ -274,21 +275,48 @@ def invite(
         raise TeamProblem("unknown_role")
     if language not in LANGUAGES:
         raise TeamProblem("unknown_language")
-    if user_by_email(session, address) is not None:
+    existing = user_by_email(session, address)
+    if existing is not None and not (
+        is_invited(existing) and existing.organization_id == actor.organization_id
+    ):
         raise TeamProblem("email_taken")
     now = clock()
-    user = User(
-        email=address,
-        name=name.strip() or address.split("@")[0],
-        organization_id=actor.organization_id,
-        role=role,
-        password_hash=None,
-        language=language,
-        active=False,
-        created_at=now,
-    )
-    session.add(user)
-    session.flush()
+    if existing is not None:
+        # Invited before and not yet accepted (expired, say): the same account, invited again.
+        user = existing
+        user.name = name.strip() or user.name
+        user.role = role
+        user.language = language
+    else:
+        user = User(
+            email=address,
+            name=name.strip() or address.split("@")[0],
+            organization_id=actor.organization_id,
+            role=role,
+            password_hash=None,
+            language=language,
+            active=False,
+            created_at=now,
+        )
+        session.add(user)
+        session.flush()
+    _send_invitation(session, actor, user, now)
+    session.commit()
+    return user
+
+
+def invite_again(session: Session, actor: Actor, user_id: int, *, clock: Clock = utcnow) -> User:
+    """A new invitation email to someone who has not accepted hers (expired, lost, withdrawn): the
+    new link replaces the old one. Commits."""
+    user = member(session, actor, user_id)
+    if not is_invited(user):
+        raise TeamProblem("already_accepted")
+    _send_invitation(session, actor, user, clock())
+    session.commit()
+    return user
+
+
+def _send_invitation(session: Session, actor: Actor, user: User, now: datetime) -> None:
     _audit(session, "team.invited", actor, user, now)
     inviter = session.get(User, actor.user_id) if actor.user_id else None
     _notify(
@@ -296,14 +324,12 @@ def invite(
         user,
         "account_invitation",
         now,
-        role=role,
+        role=user.role,
         inviter=inviter.name if inviter else "",
         one_time_link=Purpose.INVITATION.value,
         path=INVITATION_PATH,
         hours=int(INVITATION_LIFETIME.total_seconds() // 3600),
     )
-    session.commit()
-    return user
 
 
 @dataclass(frozen=True)

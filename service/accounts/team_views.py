@@ -54,6 +54,7 @@ def problem_message(code: str) -> str:
             "if her invitation expired."
         ),
         "no_organization": _("Only a member of an organization can invite to its team."),
+        "already_accepted": _("She has already accepted her invitation."),
     }
     return messages.get(code, _("This change is not possible."))
 
@@ -128,6 +129,9 @@ def _act(user_id: int, change: Callable[[], str]) -> Response:
             flash(problem_message(problem.code), "error")
         else:
             flash(message, "success")
+            if user_id == current_user.user_id:
+                # Her own role or account changed: the team page may no longer be hers.
+                return redirect(url_for("referrals.dashboard"), code=303)
     return redirect(url_for("team.member", user_id=user_id), code=303)
 
 
@@ -179,5 +183,17 @@ def reset_two_step(user_id: int) -> Response:
     def change() -> str:
         team.reset_two_step(db(), current_user.actor, user_id, clock=request_clock())
         return _("Two-step sign-in reset: she sets it up again at her next sign-in. She is told by email.")
+
+    return _act(user_id, change)
+
+
+@blueprint.route("/<int:user_id>/invite-again", methods=["GET", "POST"])
+@login_required
+@roles_only(COORDINATORS)
+@fresh_authentication_required
+def invite_again(user_id: int) -> Response:
+    def change() -> str:
+        invited = team.invite_again(db(), current_user.actor, user_id, clock=request_clock())
+        return _("Invitation sent to %(email)s. It works for 72 hours.", email=invited.email)
 
     return _act(user_id, change)

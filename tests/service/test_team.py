@@ -245,9 +245,12 @@ def invite(client, email="nouvelle@exemple.org", role="caseworker", language="fr
     )
 
 
-def emailed_token(session, user_id: int, clock) -> tuple[str, object]:
+def emailed_token(session, user_id: int, clock, *, newest: bool = False) -> tuple[str, object]:
     """The token of the invitation email, as the worker composes it."""
-    [message] = [m for m in notices(session, user_id) if m.template == "account_invitation"]
+    sent = [m for m in notices(session, user_id) if m.template == "account_invitation"]
+    if not newest:
+        assert len(sent) == 1
+    message = sent[-1]
     assert "token" not in str(message.payload)  # the outbox never holds it
     [email] = compose_summary(session, message, base_url="https://maillage.example", now=clock())
     session.commit()
@@ -388,3 +391,44 @@ def test_the_invitation_token_is_masked_in_logs():
         mask_tokens('"GET /invitation/abcDEF_123-x?lang=en HTTP/1.1" 200')
         == '"GET /invitation/***?lang=en HTTP/1.1" 200'
     )
+
+
+def test_an_expired_invitation_is_sent_again_and_the_new_link_works(
+    coordinator, app, network, session, clock
+):
+    invite(coordinator)
+    invited = invited_user(session)
+    old, _email = emailed_token(session, invited.id, clock)
+    clock.advance(hours=80)
+    sign_in(coordinator, network.shelter.coordinator, session)  # her session ended meanwhile
+    # The same email again, through the form: the same account, a new link.
+    again = invite(coordinator, role="partner_contact")
+    assert again.status_code == 303
+    assert invited_user(session).id == invited.id
+    assert invited_user(session).role == Role.PARTNER_CONTACT
+    new, _email = emailed_token(session, invited.id, clock, newest=True)
+    assert app.test_client().get(f"/invitation/{old}").status_code == 410
+    assert app.test_client().get(f"/invitation/{new}").status_code == 200
+    # And from her page, once more; an accepted invitation cannot be sent again.
+    coordinator.post(f"/team/{invited.id}/invite-again")
+    assert len(audited(session, "team.invited", invited.id)) == 3
+    caseworker = network.shelter.caseworker.user_id
+    refused = coordinator.post(f"/team/{caseworker}/invite-again", follow_redirects=True)
+    assert "Elle a déjà accepté son invitation." in refused.text
+    assert not audited(session, "team.invited", caseworker)
+
+
+def test_another_organizations_pending_invitation_keeps_its_email(coordinator, app, network, session):
+    other = sign_in(app.test_client(), network.legal_aid.coordinator, session)
+    invite(other, email="partagee@exemple.org")
+    page = invite(coordinator, email="partagee@exemple.org")
+    assert "Ce courriel appartient déjà à un compte Maillage" in page.text
+    assert invited_user(session, "partagee@exemple.org").organization_id == network.legal_aid.organization.id
+
+
+def test_the_team_pages_speak_english_too(coordinator, network):
+    page = coordinator.get("/team?lang=en")
+    assert "<h1>Team</h1>" in page.text
+    assert "Last sign-in" in page.text
+    member = coordinator.get(f"/team/{network.shelter.caseworker.user_id}")
+    assert "Deactivate the account" in member.text
