@@ -38,6 +38,7 @@ bench: $(STAMP)  ## Measure against baselines taken in the same run (needs Postg
 	$(BIN)/python bench/notifications.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/footprint.py
 	if command -v wrk >/dev/null; then $(BIN)/python bench/api.py; else echo "bench/api.py needs wrk"; fi
