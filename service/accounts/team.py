@@ -41,6 +41,8 @@ from service.clock import Clock
 from service.clock import utcnow
 from service.directory.models import Organization
 from service.notifications.models import OutboxMessage
+from service.notifications.outbox import CANCELLED
+from service.notifications.outbox import PENDING
 from service.notifications.publishing import note_queued
 from service.referrals.actors import Actor
 
@@ -210,6 +212,7 @@ def deactivate(session: Session, actor: Actor, user_id: int, *, clock: Clock = u
     if is_invited(user):
         # Not yet hers: deactivating withdraws the invitation, its link stops working.
         one_time_links.revoke_all(session, user.id, Purpose.INVITATION, clock=clock)
+        _cancel_unsent_invitations(session, user)
         _audit(session, "team.invitation_withdrawn", actor, user, now)
         session.commit()
         return 0
@@ -314,6 +317,21 @@ def invite_again(session: Session, actor: Actor, user_id: int, *, clock: Clock =
     _send_invitation(session, actor, user, clock())
     session.commit()
     return user
+
+
+def _cancel_unsent_invitations(session: Session, user: User) -> None:
+    """Invitation emails to her not yet composed are never sent: composing one makes a new link."""
+    unsent = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.template == "account_invitation",
+            OutboxMessage.status == PENDING,
+            OutboxMessage.recipient_organization_id == user.organization_id,
+        )
+    )
+    for message in unsent:
+        if (message.payload or {}).get("user_id") == user.id:
+            message.status = CANCELLED
+            message.last_error = "invitation_withdrawn"
 
 
 def _send_invitation(session: Session, actor: Actor, user: User, now: datetime) -> None:

@@ -377,6 +377,14 @@ def test_an_invited_coordinator_sets_up_two_step_sign_in_first(coordinator, app,
     assert browser.get("/account/mfa/setup").status_code == 200
 
 
+def test_an_invitation_withdrawn_before_its_email_left_is_never_sent(coordinator, session):
+    invite(coordinator)
+    invited = invited_user(session)
+    coordinator.post(f"/team/{invited.id}/deactivate")
+    [message] = notices(session, invited.id)
+    assert (message.status, message.last_error) == ("cancelled", "invitation_withdrawn")
+
+
 def test_withdrawing_an_invitation_ends_its_link(coordinator, app, session, clock):
     invite(coordinator)
     invited = invited_user(session)
