@@ -21,8 +21,8 @@ from service.directory.models import Organization
 
 
 @contextmanager
-def own_database(server_url: str) -> Iterator[str]:
-    """A new, migrated database on the server at `server_url`, dropped on the way out."""
+def own_database(server_url: str, *, keep: bool = False) -> Iterator[str]:
+    """A new, migrated database on the server at `server_url`, dropped on the way out unless `keep`."""
     admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
     name = f"maillage_bench_{uuid.uuid4().hex[:12]}"
     try:
@@ -36,8 +36,9 @@ def own_database(server_url: str) -> Iterator[str]:
         migrate.upgrade(url)
         yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        if not keep:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
