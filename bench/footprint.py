@@ -241,6 +241,16 @@ def first_answer(base: str, started: float, process: subprocess.Popen[bytes]) ->
         time.sleep(0.01)
 
 
+def worker_ready(log: Path, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Wait for the worker's "ready" line: by then its scheduler has started too."""
+    deadline = time.monotonic() + timeout
+    while b" ready." not in log.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the worker did not say it was ready; see {log}")
+        time.sleep(0.1)
+    time.sleep(1)  # its first relay pass and the scheduler's first tick
+
+
 def slope(values: list[float]) -> float:
     """Least-squares slope of values against their index."""
     n = len(values)
@@ -289,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         to_first_page = first_answer(base, started, process)
-        time.sleep(2)  # the worker and its scheduler finish starting
+        worker_ready(data_dir / "run.log", process)
         at_start = group_footprint(process.pid)
 
         caseworkers = [Browser(base) for _ in CASEWORKERS]
