@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,10 @@ from service.web.database import db
 
 blueprint = Blueprint("directory_import", __name__, url_prefix="/directory/import")
 HELD = "directory_import"
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+# A held file's name: when it came (app clock, seconds) and a random token only the session knows.
+HELD_NAME = re.compile(r"^(\d{1,12})-[A-Za-z0-9_-]{32}$")
+# A file whose import was left unfinished (the session ended) is deleted at the next upload after this.
+LEFT_FOR = timedelta(hours=24)
 # What the page shows of each column, and of the plan: enough to check, not the whole file.
 EXAMPLES = 3
 SHOWN_CHANGES = 1000
@@ -206,7 +210,9 @@ def _hold(data: bytes, filename: str) -> None:
     _forget()
     folder = _folder()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    token = secrets.token_urlsafe(24)
+    now = request_clock()()
+    _delete_left_before(folder, int((now - LEFT_FOR).timestamp()))
+    token = f"{int(now.timestamp())}-{secrets.token_urlsafe(24)}"
     path = folder / f"{token}.upload"
     path.write_bytes(data)
     path.chmod(0o600)
@@ -215,7 +221,7 @@ def _hold(data: bytes, filename: str) -> None:
 
 def _held_path() -> tuple[Path, str] | None:
     held: Any = session.get(HELD)
-    if not isinstance(held, dict) or not TOKEN.match(str(held.get("token", ""))):
+    if not isinstance(held, dict) or not HELD_NAME.match(str(held.get("token", ""))):
         return None
     return _folder() / f"{held['token']}.upload", str(held.get("filename", ""))
 
@@ -229,6 +235,14 @@ def _held_sheet() -> tuple[Sheet, str] | None:
         return read_sheet(path.read_bytes(), filename, max_bytes=settings().import_max_bytes), filename
     except SheetError:
         return None
+
+
+def _delete_left_before(folder: Path, moment: int) -> None:
+    """Delete the files of imports left unfinished, uploaded before `moment` (seconds)."""
+    for path in folder.glob("*.upload"):
+        found = HELD_NAME.match(path.stem)
+        if found and int(found.group(1)) < moment:
+            path.unlink(missing_ok=True)
 
 
 def _forget() -> None:

@@ -152,3 +152,18 @@ def test_nobody_but_the_regional_admin_reaches_the_import(app, session, network,
 
 def test_a_stranger_is_sent_to_sign_in(client):
     assert client.get("/directory/import/").status_code == 302
+
+
+def test_a_file_left_by_an_unfinished_import_is_deleted_at_an_upload_a_day_later(app, session, clock):
+    admin = make_user(session, Role.REGIONAL_ADMIN, None, clock)
+    upload(sign_in(app.test_client(), admin, session), french_excel_csv(*ROWS))
+    left = held_files()
+    clock.advance(hours=23)
+    upload(sign_in(app.test_client(), admin, session), french_excel_csv(ROWS[2]))
+    assert set(left) < set(held_files())  # a day has not passed: that import may still go on
+
+    clock.advance(hours=2)
+    upload(sign_in(app.test_client(), admin, session), french_excel_csv(ROWS[1]))
+
+    assert not set(left) & set(held_files())
+    assert len(held_files()) == 2
