@@ -94,6 +94,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.accounts.reset_views import blueprint as password_reset
     from service.accounts.team_views import blueprint as team
     from service.accounts.views import blueprint as auth
+    from service.address_book.views import blueprint as address_book
     from service.api.blueprint import register as register_api
     from service.audit.views import blueprint as audit_log
     from service.directory.sheet_views import blueprint as directory_import
@@ -113,6 +114,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         password_reset,
         directory,
         directory_import,
+        address_book,
         links,
         referrals,
         emergency,

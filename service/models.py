@@ -5,6 +5,8 @@ from service.accounts.models import RecoveryCode
 from service.accounts.models import Role
 from service.accounts.models import User
 from service.accounts.models import UserSession
+from service.address_book.models import ContactPerson
+from service.address_book.models import PartnershipContact
 from service.api.models import ApiKey
 from service.audit.models import AuditEntry
 from service.db import Base
@@ -33,6 +35,7 @@ __all__ = [
     "Base",
     "ConfidentialityIncident",
     "Consent",
+    "ContactPerson",
     "EmergencyDisclosure",
     "Heartbeat",
     "Need",
@@ -40,6 +43,7 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "Partnership",
+    "PartnershipContact",
     "PartnershipNote",
     "RecoveryCode",
     "Referral",

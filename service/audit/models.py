@@ -27,6 +27,8 @@ class AuditEntry(Base):
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id", ondelete="SET NULL"))
     # Whose account an act changed (a role, a deactivation, an invitation): the actor is `user_id`.
     subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The address book entry an act wrote or changed (`service.address_book`): staff, never a woman.
+    contact_person_id: Mapped[int | None] = mapped_column(ForeignKey("contact_people.id"))
 
     __table_args__ = (
         Index("ix_audit_entries_referral", "referral_id", "at"),

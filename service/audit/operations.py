@@ -19,6 +19,7 @@ def audit(
     referral_id: int | None = None,
     signed_link_id: int | None = None,
     subject_user_id: int | None = None,
+    contact_person_id: int | None = None,
 ) -> None:
     """Add an entry (e.g. "person.read", "link.opened") to the session; the caller commits."""
     session.add(
@@ -31,5 +32,6 @@ def audit(
             signed_link_id=signed_link_id,
             referral_id=referral_id,
             subject_user_id=subject_user_id,
+            contact_person_id=contact_person_id,
         )
     )

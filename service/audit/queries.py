@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import aliased
 
 from service.accounts.models import User
+from service.address_book.models import ContactPerson
 from service.api.models import ApiKey
 from service.audit.models import AuditEntry
 
@@ -33,6 +34,8 @@ class AuditLine:
     key_prefix: str | None = None
     # Whose account the act changed (the team page's changes), when it is not the actor's own.
     subject_name: str | None = None
+    # The address book entry the act wrote or changed (staff of a partner, never a woman).
+    contact_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,11 @@ def organization_audit(
     page = min(max(page, 1), pages)
     subject = aliased(User)
     rows = session.execute(
-        select(AuditEntry, User.name, ApiKey.name, ApiKey.prefix, subject.name)
+        select(AuditEntry, User.name, ApiKey.name, ApiKey.prefix, subject.name, ContactPerson.name)
         .outerjoin(User, User.id == AuditEntry.user_id)
         .outerjoin(ApiKey, ApiKey.id == AuditEntry.api_key_id)
         .outerjoin(subject, subject.id == AuditEntry.subject_user_id)
+        .outerjoin(ContactPerson, ContactPerson.id == AuditEntry.contact_person_id)
         .where(*where)
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .limit(PER_PAGE)
@@ -76,7 +80,8 @@ def organization_audit(
             key_name=key_name,
             key_prefix=key_prefix,
             subject_name=subject_name,
+            contact_name=contact_name,
         )
-        for entry, user_name, key_name, key_prefix, subject_name in rows
+        for entry, user_name, key_name, key_prefix, subject_name, contact_name in rows
     ]
     return AuditPage(lines, page, pages, total)

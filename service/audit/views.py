@@ -36,6 +36,12 @@ MAY_READ = REGISTER_READERS
 # Every action the app writes to the trail, and what it means: the page's filter offers them all.
 ACTIONS = {
     "access.refused": _l("Access refused"),
+    "address_book.added": _l("Address book: person added"),
+    "address_book.exported_csv": _l("Address book downloaded (CSV)"),
+    "address_book.exported_vcard": _l("Address book downloaded (vCard)"),
+    "address_book.left": _l("Address book: person marked as having left"),
+    "address_book.returned": _l("Address book: person back in the lists"),
+    "address_book.updated": _l("Address book: entry changed"),
     "api_key.created": _l("API key made"),
     "api_key.revoked": _l("API key revoked"),
     "audit.read": _l("Audit log read"),
@@ -53,6 +59,8 @@ ACTIONS = {
     "mfa.enrolled": _l("Two-step sign-in turned on"),
     "mfa.recovery_codes_renewed": _l("New recovery codes made"),
     "mfa.removed": _l("Two-step sign-in turned off"),
+    "partnership.contact_named": _l("Named a contact of a partnership"),
+    "partnership.contact_removed": _l("No longer a contact of a partnership"),
     "password.changed": _l("Password changed"),
     "password.reset": _l("Password reset through an emailed link"),
     "password_reset.requested": _l("Password reset link asked for"),

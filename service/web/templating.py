@@ -31,6 +31,8 @@ def main_menu() -> list[tuple[str, str]]:
     if current_user.role in REFERRAL_ROLES:
         items.append(("referrals.inbox", _("Received")))
     items += [("directory.index", _("Directory")), ("directory.partnerships", _("Partnerships"))]
+    if current_user.organization_id is not None:  # her organization's book, shared with its team
+        items.append(("address_book.index", _("Address book")))
     if current_user.is_coordinator or current_user.is_regional_admin:  # figures, never a woman's data
         items.append(("reports.index", _("Reports")))
     if current_user.is_coordinator:  # her organization's accounts
