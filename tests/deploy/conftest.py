@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -111,6 +112,14 @@ def answers(url: str, *, timeout: float = 5) -> int | None:
         return None
 
 
+def unverified() -> ssl.SSLContext:
+    """Caddy's authority is made by the test's own Caddy: the test reads through it unverified."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def compose_command(service: str, changed: dict[str, str]) -> list[str]:
     """docker-compose.yml's command for `service`, its `--name=value` options in `changed` replaced
     (a loopback address, fewer processes on a 2-core machine), its program from this virtualenv."""
@@ -163,9 +172,9 @@ class Deployment:
     def beat(self, name: str = "beat") -> Program:
         return self._program(name, compose_command("beat", {}))
 
-    def proxy(self, upstream: str) -> tuple[Program, str, str]:
+    def proxy(self, *upstreams: str) -> tuple[Program, str, str]:
         """deploy/Caddyfile served by Debian's Caddy with its own authority (`tls internal`), on
-        loopback high ports; its HTTPS and HTTP addresses."""
+        loopback high ports, in front of these web instances; its HTTPS and HTTP addresses."""
         caddy = shutil.which("caddy")
         if caddy is None:
             if IN_CI:
@@ -183,7 +192,7 @@ class Deployment:
             "MAILLAGE_LISTEN": "loopback",
             "MAILLAGE_HTTP_PORT": str(http),
             "MAILLAGE_HTTPS_PORT": str(https),
-            "MAILLAGE_UPSTREAM": upstream.removeprefix("http://"),
+            "MAILLAGE_UPSTREAM": " ".join(upstream.removeprefix("http://") for upstream in upstreams),
             "MAILLAGE_CADDY_ADMIN": "off",
         }
         command = [caddy, "run", "--adapter", "caddyfile", "--config", str(ROOT / "deploy" / "Caddyfile")]

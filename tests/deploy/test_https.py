@@ -7,7 +7,6 @@ cookie, Secure; plain HTTP is sent to HTTPS."""
 from __future__ import annotations
 
 import http.client
-import ssl
 import time
 from datetime import UTC
 from datetime import datetime
@@ -23,6 +22,7 @@ from service.db import make_engine
 from tests.conftest import IN_CI
 from tests.conftest import make_side
 from tests.deploy.conftest import WAIT
+from tests.deploy.conftest import unverified
 from tests.e2e.browser import WORDS
 from tests.e2e.browser import sign_in
 from tests.e2e.conftest import CHROMIUM
@@ -40,14 +40,6 @@ def caseworker_email(database_url: str) -> str:
         email = session.get_one(User, side.caseworker.user_id).email
     engine.dispose()
     return email
-
-
-def unverified() -> ssl.SSLContext:
-    """Caddy's authority is made by this test's Caddy: the test reads through it, trusting nothing else."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def get(url: str) -> http.client.HTTPResponse:
