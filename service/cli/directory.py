@@ -246,7 +246,8 @@ def sheet_report_lines(plan: SheetPlan, headers: list[str], mapping: list[str]) 
         target = field_label(name, _) if name else _("(not imported)")
         lines.append(f"  {header or '?'} -> {target}")
     for change in plan.shown_changes:
-        kind = _("organization") if change.kind == "organization" else _("service")
+        kinds = {"organization": _("organization"), "service": _("service"), "contact": _("contact person")}
+        kind = kinds[change.kind]
         lines.append(
             _(
                 "Row %(line)s: %(kind)s %(name)s: %(outcome)s",
@@ -256,7 +257,11 @@ def sheet_report_lines(plan: SheetPlan, headers: list[str], mapping: list[str]) 
                 outcome=outcome_text(change.outcome, _),
             )
         )
-    for kind, label in (("organization", _("organizations:")), ("service", _("services:"))):
+    for kind, label in (
+        ("organization", _("organizations:")),
+        ("service", _("services:")),
+        ("contact", _("contact people (in their organization's address book):")),
+    ):
         counts = _(
             "%(created)s created, %(updated)s updated, %(unchanged)s unchanged",
             created=plan.count(kind, "created"),
@@ -273,12 +278,4 @@ def sheet_report_lines(plan: SheetPlan, headers: list[str], mapping: list[str]) 
             "  " + _("%(term)s, row(s) %(lines)s", term=term, lines=", ".join(map(str, rows[:20])))
             for term, rows in sorted(plan.unmapped.items())
         ]
-    if plan.contact_columns_not_kept:
-        lines.append(
-            _(
-                "The contact person's name and role (columns %(columns)s) are not kept yet: Maillage has no "
-                "address book yet.",
-                columns=", ".join(plan.contact_columns_not_kept),
-            )
-        )
     return lines

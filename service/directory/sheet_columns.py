@@ -26,12 +26,11 @@ ORGANIZATION_FIELDS = (
     "capacity_status",
 )
 SERVICE_FIELDS = ("service_name", "service_description", "service_needs")
-# The organization's contact person. Until the address book exists, her email and phone fill
-# the organization's referral email and phone when the file has none; her name and role are
-# not kept (the import's report says so).
+# The organization's contact person: an entry of her organization's address book
+# (service.address_book.sheet_contacts); her email and phone also fill the organization's
+# referral email and phone when the file has none.
 CONTACT_FIELDS = ("contact_name", "contact_role", "contact_email", "contact_phone")
 FIELDS = ORGANIZATION_FIELDS + SERVICE_FIELDS + CONTACT_FIELDS
-NOT_KEPT_YET = ("contact_name", "contact_role")
 IGNORED = ""
 
 # Headers as spreadsheets write them, folded by `header_key`.

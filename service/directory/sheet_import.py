@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
+from service.address_book.sheet_contacts import SheetContacts
 from service.clock import Clock
 from service.clock import utcnow
 from service.directory.errors import DirectoryNotAllowed
@@ -42,7 +43,6 @@ from service.directory.operations import ServiceDetails
 from service.directory.operations import may_create_organization
 from service.directory.operations import set_details
 from service.directory.operations import set_service
-from service.directory.sheet_columns import NOT_KEPT_YET
 from service.directory.sheet_columns import ORGANIZATION_FIELDS
 from service.directory.sheet_columns import mapping_problems
 from service.directory.sheet_reading import Sheet
@@ -60,6 +60,8 @@ LIMITS = {
     "hours": 200,
     "phone": 40,
     "contact_phone": 40,
+    "contact_name": 200,
+    "contact_role": 200,
     "service_name": 200,
 }
 CAPACITY_WORDS = {
@@ -87,10 +89,10 @@ class Change:
     """A record the import would create or update, at the first row naming it."""
 
     line: int
-    kind: str  # "organization" or "service"
+    kind: str  # "organization", "service" or "contact" (a person, into her organization's address book)
     name: str
     outcome: str  # "created", "updated" or "unchanged"
-    organization: str = ""  # a service's organization
+    organization: str = ""  # a service's or a contact person's organization
 
 
 @dataclass
@@ -122,8 +124,8 @@ class SheetPlan:
     refused: list[Problem] = field(default_factory=list)
     unmapped: dict[str, list[int]] = field(default_factory=dict)  # term -> the rows naming it
     empty_rows: int = 0
-    contact_columns_not_kept: list[str] = field(default_factory=list)
     written: bool = False
+    _contacts: SheetContacts = field(default_factory=SheetContacts)
     _organizations: dict[str, _OrganizationPlan] = field(default_factory=dict)
     _services: dict[tuple[str, str], _ServicePlan] = field(default_factory=dict)
 
@@ -153,10 +155,8 @@ def plan_import(session: Session, sheet: Sheet, mapping: Sequence[str], taxonomy
         )
     if plan.refused:
         return plan
-    plan.contact_columns_not_kept = [
-        sheet.headers[index] or str(index + 1) for index, name in enumerate(mapping) if name in NOT_KEPT_YET
-    ]
     known = {o.name.strip().lower(): o for o in session.scalars(_organizations_query())}
+    plan._contacts.load(session)
     needs = _NeedReader(list(session.scalars(select(Need))), taxonomy)
     for line, cells in sheet.rows:
         given = {name: cells[index] for index, name in enumerate(mapping) if name and cells[index]}
@@ -170,7 +170,13 @@ def plan_import(session: Session, sheet: Sheet, mapping: Sequence[str], taxonomy
         organization.outcome = change.outcome
         changes.append(change)
     changes += [_service_change(plan, service) for service in plan._services.values()]
-    plan.changes = sorted(changes, key=lambda c: (c.line, c.kind != "organization"))
+    changes += [
+        Change(line, "contact", name, outcome, organization)
+        for line, name, outcome, organization in plan._contacts.changes()
+    ]
+    plan.changes = sorted(
+        changes, key=lambda c: (c.line, ("organization", "service", "contact").index(c.kind))
+    )
     return plan
 
 
@@ -186,8 +192,7 @@ def _plan_row(
     description = values.pop("service_description", "")
     terms = values.pop("service_needs", [])
     contact_email, contact_phone = values.pop("contact_email", ""), values.pop("contact_phone", "")
-    for name in NOT_KEPT_YET:
-        values.pop(name, None)
+    contact_name, contact_role = values.pop("contact_name", ""), values.pop("contact_role", "")
     if (description or terms) and not service_name:
         problems.append(Problem(line, "service_name", "required_with_service"))
     name = str(values.get("name", ""))
@@ -195,7 +200,7 @@ def _plan_row(
         problems.append(Problem(line, "name", "required"))
     if problems:
         raise _RowRefused(problems)
-    # Her email and phone stand for the organization's when the file gives none (no address book yet).
+    # Her email and phone also stand for the organization's when the file gives none: partners need one.
     if contact_email and "referral_email" not in values:
         values["referral_email"] = contact_email
     if contact_phone and "phone" not in values:
@@ -236,6 +241,9 @@ def _plan_row(
         if description and not service.description:
             service.description, service.description_at = str(description), line
         service.need_codes |= codes
+    if contact_name:
+        given = {"role": str(contact_role), "email": str(contact_email), "phone": str(contact_phone)}
+        plan._contacts.plan(line, key, organization.existing, organization.name, str(contact_name), given)
 
 
 def _checked(line: int, given: dict[str, str]) -> tuple[dict, list[Problem]]:
@@ -370,12 +378,17 @@ def import_sheet(
         raise DirectoryNotAllowed("import_sheet")
     plan = plan_import(session, sheet, mapping, taxonomy)
     if not dry_run:
-        commit_plan(session, plan, clock=clock)
+        commit_plan(session, plan, clock=clock, actor=actor)
     return plan
 
 
-def commit_plan(session: Session, plan: SheetPlan, *, clock: Clock = utcnow) -> None:
-    """Write the plan in one transaction; a plan with a refusal writes nothing."""
+def commit_plan(
+    session: Session, plan: SheetPlan, *, clock: Clock = utcnow, actor: Actor | None = None
+) -> None:
+    """Write the plan in one transaction; a plan with a refusal writes nothing.
+
+    `actor` is who the audit log names for the address book entries written (the system when none).
+    """
     if plan.refused:
         session.rollback()
         return
@@ -397,6 +410,7 @@ def commit_plan(session: Session, plan: SheetPlan, *, clock: Clock = utcnow) -> 
         needs = {need.code: need for need in session.scalars(select(Need))}
         for service in plan._services.values():
             _write_service(session, service, written[service.organization_key], needs)
+        plan._contacts.write(session, written, actor or Actor.system(), now)
         session.commit()
     except IntegrityError:
         # Someone added an organization of the same name meanwhile: nothing of the file is kept.

@@ -36,8 +36,8 @@ FIELD_LABELS = {
     "service_name": _l("Service name"),
     "service_description": _l("Service description"),
     "service_needs": _l("Needs or categories of the service"),
-    "contact_name": _l("Contact person's name (not kept yet)"),
-    "contact_role": _l("Contact person's role (not kept yet)"),
+    "contact_name": _l("Contact person's name"),
+    "contact_role": _l("Contact person's role"),
     "contact_email": _l("Contact person's email"),
     "contact_phone": _l("Contact person's phone"),
 }

@@ -15,6 +15,7 @@ from html import unescape
 
 import pytest
 import vobject
+from sqlalchemy import func
 from sqlalchemy import select
 
 from service.accounts.models import Role
@@ -23,9 +24,14 @@ from service.address_book.errors import BookNotAllowed
 from service.address_book.errors import EntryRefused
 from service.address_book.models import ContactPerson
 from service.address_book.operations import PersonDetails
+from service.address_book.queries import book as address_book
 from service.audit.models import AuditEntry
 from service.directory.operations import PartnershipTerms
 from service.directory.operations import create_partnership
+from service.directory.sheet_columns import guess_mapping
+from service.directory.sheet_import import import_sheet
+from service.directory.sheet_reading import read_sheet
+from service.standards.taxonomy_map import load_map
 from tests.conftest import sign_in
 from tests.service.test_directory_operations import make_user
 
@@ -339,3 +345,58 @@ def test_the_csv_file_opens_in_a_french_spreadsheet_and_runs_no_formula(as_, net
     assert '\'=HYPERLINK("http://example.org")' in by_name
     assert by_name["Hélène Côté"][4] == "'+1 450 555-0142"
     assert by_name["Hélène Côté"][2] == "Centre de femmes Fictif des Rivières"
+
+
+def test_the_spreadsheet_import_writes_contact_people_into_their_organizations_book(session, network, clock):
+    admin = make_user(session, Role.REGIONAL_ADMIN, None, clock)
+    header = "Nom de l'organisme;Personne contact;Fonction;Courriel du contact;Téléphone du contact"
+    shelter = network.shelter.organization.name
+
+    def importing(*rows: str):
+        data = "\r\n".join([header, *rows, ""]).encode("cp1252")
+        sheet = read_sheet(data, "annuaire.csv", max_bytes=1_000_000)
+        mapping = guess_mapping(sheet.headers)
+        return import_sheet(session, admin, sheet, mapping, load_map(), dry_run=False, clock=clock)
+
+    rows = (
+        f"{shelter};Hélène Côté;Intervenante;helene@phare.example.org;450 555-0142",
+        "Maison Fictive Nouvelle;Zoé Gagnon;Directrice;;",
+        f"{shelter};hélène cote;;;",  # the same person again, spelled otherwise: one entry
+    )
+    first = importing(*rows)
+    assert first.written
+    assert [(c.name, c.outcome) for c in first.changes if c.kind == "contact"] == [
+        ("Hélène Côté", "created"),
+        ("Zoé Gagnon", "created"),
+    ]
+    people = {p.name: p for p in session.scalars(select(ContactPerson))}
+    helene = people["Hélène Côté"]
+    assert helene.book_organization_id == helene.organization_id == network.shelter.organization.id
+    assert (helene.role, helene.email, helene.phone) == (
+        "Intervenante",
+        "helene@phare.example.org",
+        "450 555-0142",
+    )
+    assert people["Zoé Gagnon"].organization.name == "Maison Fictive Nouvelle"
+    # The shelter's team reads her in its book; its coordinator may now name her on a partnership.
+    assert [p.name for p in address_book(session, network.shelter.organization.id)] == ["Hélène Côté"]
+
+    again = importing(*rows)
+    assert [c.outcome for c in again.changes if c.kind == "contact"] == ["unchanged", "unchanged"]
+    changed = importing(f"{shelter};Hélène Côté;Coordonnatrice;;")
+    assert [(c.name, c.outcome) for c in changed.changes if c.kind == "contact"] == [
+        ("Hélène Côté", "updated")
+    ]
+    assert entry(session, helene.id).role == "Coordonnatrice"
+    assert entry(session, helene.id).email == "helene@phare.example.org"  # an empty cell keeps it
+    assert session.scalar(select(func.count()).select_from(ContactPerson)) == 2
+    actions = session.execute(
+        select(AuditEntry.action, AuditEntry.contact_person_id, AuditEntry.user_id)
+        .where(AuditEntry.action.like("address_book.%"))
+        .order_by(AuditEntry.id)
+    ).all()
+    assert actions == [
+        ("address_book.added", helene.id, admin.user_id),
+        ("address_book.added", people["Zoé Gagnon"].id, admin.user_id),
+        ("address_book.updated", helene.id, admin.user_id),
+    ]

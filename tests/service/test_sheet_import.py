@@ -191,12 +191,15 @@ def test_a_file_is_imported_with_its_services_and_needs_then_a_second_import_cha
         "Écoute téléphonique": ["intimate_violence"],
     }
     assert first.unmapped == {"Tricot": [2]}
-    assert first.contact_columns_not_kept == ["Personne contact"]
+    # Her organization's address book has the contact person now (tests/service/test_address_book.py).
+    assert [(c.kind, c.name, c.outcome) for c in first.changes if c.kind == "contact"] == [
+        ("contact", "Julie Exemple", "created")
+    ]
 
     again = importing(french_excel_csv(*ROWS))
 
     assert again.written
-    assert [c.outcome for c in again.changes] == ["unchanged"] * 5
+    assert [c.outcome for c in again.changes] == ["unchanged"] * 6
     assert count(session, Organization) == 2
     assert count(session, Service) == 3
 
