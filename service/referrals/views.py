@@ -104,10 +104,21 @@ def dashboard() -> str | Response:
 def inbox() -> str:
     if current_user.organization_id is None:
         abort(403)
-    rows = inbox_rows(
-        db(), protocol_library(), current_user.actor, language=current_locale(), now=request_clock()()
+    # Anything but a whole number is the first page; the query keeps the others in range.
+    listing = inbox_rows(
+        db(),
+        protocol_library(),
+        current_user.actor,
+        language=current_locale(),
+        now=request_clock()(),
+        page=request.args.get("page", 1, type=int),
     )
-    return render_template("referrals/inbox.html", rows=rows)
+    arguments = {key: value for key, value in request.args.items() if not key.startswith("_")}
+
+    def page_address(_part: str, number: int) -> str:
+        return url_for("referrals.inbox", **(arguments | {"page": str(number)}), _anchor="inbox-title")
+
+    return render_template("referrals/inbox.html", listing=listing, page_address=page_address)
 
 
 # Intake -----------------------------------------------------------------------------

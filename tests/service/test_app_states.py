@@ -423,7 +423,7 @@ def test_no_story_breaks_isolation_finality_or_the_event_log(engine, protocols, 
             actor = self.people[person]
             received = {i for i in self.hers(person) if self.hands[i][1] == actor.organization_id}
             listed = inbox(self.session, protocols, actor, language="fr", now=self.clock())
-            assert {row.id for row in listed} == received, person
+            assert {row.id for row in listed.rows} == received, person
 
         def hers(self, person: tuple[str, str]) -> set[int]:
             return {i for i in self.hands if self.sees(self.people[person], i)}
