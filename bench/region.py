@@ -7,7 +7,8 @@
   partnerships with eight others;
 - in each organization six caseworkers, a coordinator and a privacy officer,
   and one regional admin for the region;
-- `referrals` referrals opened evenly over the ten years before `now`, one in
+- `referrals` referrals opened evenly at 20,000 a year until `now` (ten years
+  for 200,000: a bigger region is a longer history, not a busier one), one in
   twenty (10,000 of 200,000) with the first organization on one side, each
   walked through its protocol as people and the sweep would move it: every
   transition the protocol offers from where it stands (mostly the usual path,
@@ -80,7 +81,9 @@ DEFAULT_URL = os.environ.get(
 )
 # A fixed moment, so that two runs build the same region (the pages are served on this clock).
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
-YEARS = 10
+# The region's pace: a bigger region is a longer history, not a busier one (200,000 is ten years), so
+# that two sizes differ only by the years behind them, as one region does over time.
+PER_YEAR = 20_000
 ORGANIZATIONS = 40
 CASEWORKERS = 6
 PARTNERS = 8
@@ -146,9 +149,10 @@ class Walk:
 class Generator:
     """Walks referrals through their protocols and writes them out with COPY."""
 
-    def __init__(self, protocols: ProtocolLibrary, now: datetime, seed: int) -> None:
+    def __init__(self, protocols: ProtocolLibrary, now: datetime, seed: int, years: float) -> None:
         self.protocols = protocols
         self.now = now
+        self.years = years
         self.random = random.Random(seed)
         self.parameters = {p.name: p.resolve_parameters({}) for p in protocols.latest()}
 
@@ -156,7 +160,7 @@ class Generator:
 
     def directory(self, engine: Engine) -> tuple[list[int], dict[int, dict[str, list[int]]], list[str]]:
         """Organizations, services, partnerships and users; returns their ids and the need codes."""
-        created = self.now - timedelta(days=365 * YEARS + 30)
+        created = self.now - timedelta(days=365 * self.years + 30)
         password_hash = hash_password(PASSWORD)  # one hash for all: hashing each costs a second
         kinds = ("Maison d'hébergement", "CALACS", "Centre de femmes", "CAVAC", "Organisme communautaire")
         with session_factory(engine)() as session:
@@ -357,7 +361,7 @@ class Generator:
         """`count` referrals (redirects' linked drafts included), walked, in the order of their ids."""
         self.organizations = organizations
         focus, others = organizations[0], organizations[1:]
-        start = self.now - timedelta(days=365 * YEARS)
+        start = self.now - timedelta(days=365 * self.years)
         span = (self.now - start).total_seconds()
         standard, urgent = self.protocols.get("standard"), self.protocols.get("urgent")
         accompanied = self.protocols.get("accompanied")
@@ -406,7 +410,7 @@ def fill(
     engine: Engine, referrals: int, *, now: datetime = NOW, seed: int = 12, report: bool = False
 ) -> Region:
     """Fill the migrated, empty database of `engine` with a region of `referrals` referrals (see above)."""
-    generator = Generator(protocol_library(), now, seed)
+    generator = Generator(protocol_library(), now, seed, referrals / PER_YEAR)
     with timed("directory, partnerships and users", report):
         organizations, people, codes = generator.directory(engine)
     retention_cutoff = now - RETENTION
