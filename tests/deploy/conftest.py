@@ -10,6 +10,7 @@ machine that loses power does.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -39,6 +40,7 @@ from tests.worker.conftest import free_port
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 BIN = Path(sys.executable).parent
+PR_SET_PDEATHSIG = 1  # prctl(2)
 # Long enough for a slow CI machine; each program is up in one to three seconds here.
 WAIT = 60.0
 
@@ -62,6 +64,7 @@ class Program:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_the_tests,
             )
         return self
 
@@ -99,6 +102,13 @@ class Program:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def die_with_the_tests() -> None:
+    """In the child, before it runs the program: SIGKILL when the test process dies, even killed
+    (a CI timeout) before its fixtures could stop anything. Its own session keeps it out of the
+    tests' process group, so nothing else would end it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def answers(url: str, *, timeout: float = 5) -> int | None:
