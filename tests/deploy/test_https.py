@@ -75,7 +75,7 @@ def test_she_signs_in_over_https_through_caddy_and_plain_http_goes_to_https(depl
 
     moved = get(f"{plain}/sign-in")
     assert moved.status == 308
-    # Caddy names the HTTPS port only when it is not the one it serves (443 in production).
+    # Caddy 2.6 leaves out of its redirect the port it serves HTTPS on: 443 in production.
     assert moved.getheader("Location") == "https://127.0.0.1/sign-in"
 
     with sync_playwright() as playwright:
