@@ -712,6 +712,7 @@ def dashboard(
     finished = in_states(protocols, lambda spec: spec.terminal, mine)
     with_deadline = in_states(protocols, lambda spec: not spec.terminal and spec.deadline is not None, mine)
     outgoing = mine.sender_organization_id == organization_id
+
     def waiting_on(party: str) -> ColumnElement[bool]:
         return in_states(protocols, lambda spec: not spec.terminal and spec.waits_on == party, mine)
 
