@@ -84,18 +84,6 @@ def test_a_message_arrives_as_it_was_written_dots_included(server, postbox):
     assert handler.received == [("accueil@example.org", MESSAGE), ("direction@example.org", MESSAGE)]
 
 
-def test_with_pipelining_a_message_takes_two_writes_instead_of_four(server, postbox, monkeypatch):
-    handler, _url = server
-    writes = []
-    send = postbox.smtp.send
-    monkeypatch.setattr(postbox.smtp, "send", lambda data: writes.append(data) or send(data))
-
-    postbox.send(MESSAGE, "accueil@example.org")
-
-    assert postbox.pipelining is handler.pipelining
-    assert len(writes) == (2 if handler.pipelining else 4)
-
-
 @pytest.mark.parametrize(
     ("refused", "message", "error", "code"),
     [
