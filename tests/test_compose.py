@@ -344,7 +344,8 @@ def test_caddy_error_log_masks_a_signed_link_token(tmp_path: Path) -> None:
                     status = error.code
                 except OSError:
                     time.sleep(0.1)  # not listening yet
-            assert status == 502
+            # 502, or 503 once its health check (deploy/Caddyfile) found nobody listening there.
+            assert status in (502, 503)
         finally:
             server.terminate()
             server.wait(timeout=WAIT)
