@@ -14,7 +14,7 @@ from tests.e2e.browser import sign_in_as
 from tests.e2e.test_accessibility import Audit
 
 FR = WORDS["fr"]
-BOOK = "Carnet d'adresses"
+BOOK = "Carnet d’adresses"  # noqa: RUF001
 HER = "Hélène Côté-Lévesque"
 CENTRE = "Centre de femmes Fictif des Rivières"
 
@@ -24,16 +24,16 @@ def test_a_coordinator_keeps_the_address_book(live, page: Page, screenshot):
     sign_in_as(page, live, live.network.shelter.coordinator, "fr")
     page.get_by_role("navigation", name=FR["main_menu"]).get_by_role("link", name=BOOK).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(BOOK)
-    expect(page.get_by_text("Le carnet d'adresses est vide.")).to_be_visible()
+    expect(page.get_by_text("Le carnet d’adresses est vide.")).to_be_visible()  # noqa: RUF001
     audit(page, "address book")
 
     page.get_by_role("link", name="Ajouter une personne").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Ajouter une personne au carnet d'adresses")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ajouter une personne au carnet d’adresses")  # noqa: RUF001
     field(page, "Courriel").fill("pas un courriel")
     page.get_by_role("button", name="Enregistrer").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Inscrivez le nom de la personne.")
-    expect(alert).to_contain_text("Choisissez l'organisme où elle travaille.")
+    expect(alert).to_contain_text("Choisissez l’organisme où elle travaille.")  # noqa: RUF001
     audit(page, "new person with errors")
     field(page, "Nom").fill(HER)
     field(page, "Organisme où elle travaille").select_option(label=CENTRE)
@@ -42,11 +42,11 @@ def test_a_coordinator_keeps_the_address_book(live, page: Page, screenshot):
     field(page, "Téléphone").fill("450 555-0142")
     page.get_by_role("button", name="Enregistrer").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(HER)
-    expect(page.get_by_role("status")).to_contain_text(f"{HER} est ajoutée au carnet d'adresses.")
+    expect(page.get_by_role("status")).to_contain_text(f"{HER} est ajoutée au carnet d’adresses.")  # noqa: RUF001
     audit(page, "person")
 
     page.goto(f"{live.url}/directory/partnerships/{live.partnership_id}")
-    page.get_by_role("link", name="Choisir les personnes-ressources dans votre carnet d'adresses").click()
+    page.get_by_role("link", name="Choisir les personnes-ressources dans votre carnet d’adresses").click()  # noqa: RUF001
     audit(page, "partnership contacts")
     page.get_by_role("group", name=f"Personnes-ressources chez {CENTRE}").get_by_label(
         HER, exact=False
@@ -66,8 +66,8 @@ def test_a_coordinator_keeps_the_address_book(live, page: Page, screenshot):
     audit(page, "address book search")
     screenshot("address-book")
     page.get_by_role("link", name=HER).click()
-    page.get_by_role("button", name="Elle a quitté l'organisme").click()
-    expect(page.get_by_role("status")).to_contain_text("elle n'apparaît plus dans les listes")
-    page.get_by_role("link", name="Retour au carnet d'adresses").click()
-    expect(page.get_by_text("Le carnet d'adresses est vide.")).to_be_visible()
+    page.get_by_role("button", name="Elle a quitté l’organisme").click()  # noqa: RUF001
+    expect(page.get_by_role("status")).to_contain_text("elle n’apparaît plus dans les listes")  # noqa: RUF001
+    page.get_by_role("link", name="Retour au carnet d’adresses").click()  # noqa: RUF001
+    expect(page.get_by_text("Le carnet d’adresses est vide.")).to_be_visible()  # noqa: RUF001
     audit.assert_clean()

@@ -102,14 +102,14 @@ def test_a_coordinator_writes_the_book_and_her_team_reads_it(as_, network, sessi
         "/address-book/new", data=person_form(network.womens_centre.organization.id), follow_redirects=True
     )
     assert added.status_code == 200
-    assert "Hélène Côté-Lévesque est ajoutée au carnet d'adresses." in text_of(added)
+    assert "Hélène Côté-Lévesque est ajoutée au carnet d’adresses." in text_of(added)  # noqa: RUF001
     person = session.scalars(select(ContactPerson)).one()
     assert person.book_organization_id == network.shelter.organization.id
     assert person.languages == ["français", "English"]
 
     caseworker = as_(network.shelter.caseworker)
     book = text_of(caseworker.get("/address-book/"))
-    assert "Carnet d'adresses" in book
+    assert "Carnet d’adresses" in book  # noqa: RUF001
     assert "Hélène Côté-Lévesque" in book
     assert "helene.cote@centre-fictif.example.org" in book
     assert "Ajouter une personne" not in book  # she reads, she does not write
@@ -191,7 +191,7 @@ def test_bad_input_gets_french_errors(as_, network, session):
     text = text_of(page)
     assert "Veuillez corriger ce qui suit" in text
     assert "Inscrivez le nom de la personne." in text
-    assert "Choisissez l'organisme où elle travaille." in text
+    assert "Choisissez l’organisme où elle travaille." in text  # noqa: RUF001
     assert "Entrez une adresse courriel comme nom@example.org." in text
     assert session.scalars(select(ContactPerson)).first() is None
     long_phone = coordinator.post(
@@ -235,13 +235,13 @@ def test_a_person_who_left_drops_from_the_lists_but_stays_on_the_partnership(
     )
 
     marked = coordinator.post(f"/address-book/{leaves.id}/left", follow_redirects=True)
-    assert "Ginette Tremblay est indiquée comme ayant quitté l'organisme" in text_of(marked)
+    assert "Ginette Tremblay est indiquée comme ayant quitté l’organisme" in text_of(marked)  # noqa: RUF001
     book = text_of(coordinator.get("/address-book/"))
     assert "Nadia Bouchard" in book
     assert "Ginette Tremblay" not in book
     with_left = text_of(coordinator.get("/address-book/?q=&include_left=y"))
     assert "Ginette Tremblay" in with_left
-    assert "a quitté l'organisme" in with_left
+    assert "a quitté l’organisme" in with_left  # noqa: RUF001
     organization_page = text_of(
         coordinator.get(f"/directory/organizations/{network.womens_centre.organization.id}")
     )
@@ -249,10 +249,10 @@ def test_a_person_who_left_drops_from_the_lists_but_stays_on_the_partnership(
     assert "Ginette Tremblay" not in organization_page
     assert "Ginette Tremblay" not in coordinator.get("/address-book/address-book.vcf").text
     history = text_of(coordinator.get(f"/directory/partnerships/{partnership.id}"))
-    assert re.search(r"Ginette Tremblay.*?a quitté l'organisme", history, re.S)
+    assert re.search(r"Ginette Tremblay.*?a quitté l’organisme", history, re.S)  # noqa: RUF001
     assert "Contact of" not in history
     entry = text_of(coordinator.get(f"/address-book/{leaves.id}"))
-    assert "A quitté l'organisme" in entry
+    assert "A quitté l’organisme" in entry  # noqa: RUF001
     assert "Maison Fictive du Phare et Centre de femmes" in entry
     # Saving the partnership's contacts again without her takes her off it.
     coordinator.post(
@@ -293,7 +293,7 @@ def test_every_change_is_in_the_audit_log(as_, network, session, clock, partners
     assert entries[0].user_id == network.shelter.coordinator.user_id
     assert entries[-1].user_id == network.shelter.caseworker.user_id
     log = text_of(as_(network.shelter.coordinator).get("/audit"))
-    assert "Carnet d'adresses : personne ajoutée (Hélène Côté-Lévesque)" in log
+    assert "Carnet d’adresses : personne ajoutée (Hélène Côté-Lévesque)" in log  # noqa: RUF001
 
 
 def test_the_vcard_file_is_read_back_by_a_vcard_parser(as_, network, session, clock):
