@@ -20,7 +20,7 @@ class EntryNotFound(AddressBookError, LookupError):
 class EntryRefused(AddressBookError):
     """A rule of the book forbids this change; `rule` names it for the page to explain.
 
-    Rules: `name_needed`, `unknown_organization`, `not_a_side`.
+    Rules: `name_needed`, `unknown_organization`, `not_a_side`, `changed_meanwhile`.
     """
 
     def __init__(self, rule: str) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.accounts.models import Role
@@ -152,7 +153,12 @@ def name_partnership_contacts(
     for person_id in wanted.keys() - current.keys():
         session.add(PartnershipContact(partnership_id=partnership.id, contact_person_id=person_id))
         audit(session, "partnership.contact_named", actor, now, contact_person_id=person_id)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # A colleague named the same person at the same moment: hers stands, and nothing of this is kept.
+        session.rollback()
+        raise EntryRefused("changed_meanwhile") from None
 
 
 # Helpers ---------------------------------------------------------------------------

@@ -195,9 +195,17 @@ def partnership_contacts(partnership_id: int) -> str | Response:
         field.choices = options(_person_choices(side, named))
     if form.validate_on_submit():
         chosen = [*(form.first_side.data or ()), *(form.second_side.data or ())]
-        operations.name_partnership_contacts(db(), _actor(), found.id, chosen, clock=request_clock())
-        flash(_("The partnership's contact people are saved."), "success")
-        return redirect(url_for("directory.partnership", partnership_id=found.id, _anchor="contacts"), 303)
+        try:
+            operations.name_partnership_contacts(db(), _actor(), found.id, chosen, clock=request_clock())
+        except EntryRefused:
+            form.form_errors.append(
+                _("Someone changed these contact people in the meantime. Reload the page and try again.")
+            )
+        else:
+            flash(_("The partnership's contact people are saved."), "success")
+            return redirect(
+                url_for("directory.partnership", partnership_id=found.id, _anchor="contacts"), 303
+            )
     return render_template("address_book/partnership_contacts.html", form=form, partnership=found)
 
 

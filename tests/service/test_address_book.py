@@ -107,6 +107,11 @@ def test_a_coordinator_writes_the_book_and_her_team_reads_it(as_, network, sessi
     assert person.book_organization_id == network.shelter.organization.id
     assert person.languages == ["français", "English"]
 
+    english = coordinator.get(f"/address-book/{person.id}?lang=en").text
+    assert "Organization where she works" in english
+    assert "She left the organization" in english
+    coordinator.get("/address-book/?lang=fr")  # the choice sticks: back to French
+
     caseworker = as_(network.shelter.caseworker)
     book = text_of(caseworker.get("/address-book/"))
     assert "Carnet d’adresses" in book  # noqa: RUF001
