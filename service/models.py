@@ -17,6 +17,8 @@ from service.directory.models import PartnershipNote
 from service.directory.models import ReferralAgreement
 from service.directory.models import Service
 from service.health.models import Heartbeat
+from service.join_requests.models import JoinRequest
+from service.join_requests.models import JoinRequestEvent
 from service.links.models import SignedLink
 from service.notifications.models import OutboxMessage
 from service.privacy.models import ConfidentialityIncident
@@ -38,6 +40,8 @@ __all__ = [
     "ContactPerson",
     "EmergencyDisclosure",
     "Heartbeat",
+    "JoinRequest",
+    "JoinRequestEvent",
     "Need",
     "OneTimeLink",
     "Organization",

@@ -25,6 +25,7 @@ from service.directory.reviews import queue_review_reminders
 from service.errors import ConcurrentUpdate
 from service.health.heartbeats import BEAT
 from service.health.heartbeats import note_seen
+from service.join_requests import operations as join_requests
 from service.notifications.digest import queue_digests
 from service.notifications.outbox import claim_due
 from service.notifications.publishing import publish_after_commit
@@ -43,6 +44,7 @@ from worker.app import SWEEP
 from worker.app import celery
 from worker.publishing import SendAtOnce
 from worker.sending import deliver
+from workflows.loader import ProtocolLibrary
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +167,23 @@ def sweep(factory: sessionmaker[Session], *, clock: Clock = utcnow) -> int:
             done += progressed
             if progressed == 0:
                 break
+    done += _sweep_join_requests(factory, protocols, clock)
     if done:
         log.info("deadlines: %d steps carried out", done)
+    return done
+
+
+def _sweep_join_requests(factory: sessionmaker[Session], protocols: ProtocolLibrary, clock: Clock) -> int:
+    """The due steps of requests to join the network: a handful a year, one batch is plenty."""
+    done = 0
+    with factory() as session:
+        ids = join_requests.due_request_ids(session, clock())
+        session.rollback()
+        for request_id in ids:
+            try:
+                done += join_requests.run_due_deadline(session, protocols, request_id, clock=clock)
+            except ConcurrentUpdate:
+                continue  # the regional admin is answering it right now
     return done
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 from workflows.durations import Duration
 from workflows.guards import GUARDS
-from workflows.guards import PARTIES
-from workflows.guards import RECIPIENTS
+from workflows.guards import PARTIES_OF
+from workflows.guards import recipients_of
 from workflows.schema import FHIR_FINAL_TASK_STATUSES
 from workflows.schema import Notify
 from workflows.schema import ProtocolFile
@@ -48,9 +48,10 @@ def _check_states(protocol: ProtocolFile) -> Iterator[Finding]:
         yield "initial", "the initial state cannot be terminal"
     if not any(state.terminal for state in protocol.states.values()):
         yield "states", "no terminal state: mark at least one state 'terminal: true'"
+    parties = PARTIES_OF[protocol.subject]
     for name, state in protocol.states.items():
-        if state.waits_on is not None and state.waits_on not in PARTIES:
-            yield f"states.{name}.waits_on", _one_of("role", state.waits_on, PARTIES)
+        if state.waits_on is not None and state.waits_on not in parties:
+            yield f"states.{name}.waits_on", _one_of("role", state.waits_on, parties)
         if state.terminal and state.deadline is not None:
             yield f"states.{name}.deadline", "a terminal state cannot have a deadline"
 
@@ -64,10 +65,13 @@ def _check_parameters(protocol: ProtocolFile) -> Iterator[Finding]:
             yield f"parameters.{name}", f"needs min <= default <= max, got {low}, {default}, {high}"
 
 
-def _check_notify(path: str, notify: list[Notify], templates: Collection[str]) -> Iterator[Finding]:
+def _check_notify(
+    path: str, notify: list[Notify], templates: Collection[str], subject: str
+) -> Iterator[Finding]:
+    recipients = recipients_of(subject)
     for i, item in enumerate(notify):
-        if item.to not in RECIPIENTS:
-            yield f"{path}[{i}].to", _one_of("role", item.to, RECIPIENTS)
+        if item.to not in recipients:
+            yield f"{path}[{i}].to", _one_of("role", item.to, recipients)
         if item.template not in templates:
             yield f"{path}[{i}].template", f"unknown notification template {item.template!r}"
 
@@ -95,14 +99,14 @@ def _check_transitions(protocol: ProtocolFile, templates: Collection[str]) -> It
         if transition.dest not in protocol.states:
             yield f"{path}.to", _one_of("state", transition.dest, protocol.states)
         for party in transition.by:
-            if party not in PARTIES:
-                yield f"{path}.by", _one_of("role", party, PARTIES)
+            if party not in PARTIES_OF[protocol.subject]:
+                yield f"{path}.by", _one_of("role", party, PARTIES_OF[protocol.subject])
         for guard in transition.guards:
             if guard not in GUARDS:
                 yield f"{path}.guards", _one_of("guard", guard, GUARDS)
         if transition.reason is not None and transition.reason not in protocol.reasons:
             yield f"{path}.reason", _one_of("reason list", transition.reason, protocol.reasons)
-        yield from _check_notify(f"{path}.notify", transition.notify, templates)
+        yield from _check_notify(f"{path}.notify", transition.notify, templates, protocol.subject)
 
 
 def _check_deadlines(protocol: ProtocolFile, templates: Collection[str]) -> Iterator[Finding]:
@@ -112,7 +116,7 @@ def _check_deadlines(protocol: ProtocolFile, templates: Collection[str]) -> Iter
         previous: Duration | None = None
         for i, step in enumerate(state.deadline.steps):
             path = f"states.{name}.deadline.steps[{i}]"
-            yield from _check_notify(f"{path}.notify", step.notify, templates)
+            yield from _check_notify(f"{path}.notify", step.notify, templates, protocol.subject)
             if step.after in protocol.parameters:
                 after = Duration.parse(protocol.parameters[step.after].default)
             else:

@@ -18,6 +18,21 @@ PARTIES = frozenset({"sender", "receiver", "sender_coordinator", "receiver_coord
 # Who may be notified: every party but the system itself.
 RECIPIENTS = PARTIES - {"system"}
 
+# What a protocol drives (its `subject`), and the parties of each. A referral moves between two
+# organizations; a request to join the network between an organization not yet in it (`requester`,
+# who has no account) and the regional admin. Requests between organizations (issue 15) would be a
+# third subject with parties of their own, driven by the same machine and deadline sweep.
+SUBJECTS = ("referral", "join_request")
+PARTIES_OF: dict[str, frozenset[str]] = {
+    "referral": PARTIES,
+    "join_request": frozenset({"requester", "regional_admin", "system"}),
+}
+
+
+def recipients_of(subject: str) -> frozenset[str]:
+    """Who a protocol of this subject may notify: its parties but the system itself."""
+    return PARTIES_OF[subject] - {"system"}
+
 
 class Subject(Protocol):
     """What the engine needs of a referral."""

@@ -135,10 +135,15 @@ class ProtocolLibrary:
     def versions(self, name: str) -> list[int]:
         return sorted(version for (n, version) in self._protocols if n == name)
 
-    def latest(self) -> list[Protocol]:
-        """The newest version of each protocol, by name."""
+    def latest(self, subject: str | None = "referral") -> list[Protocol]:
+        """The newest version of each protocol of `subject` (every subject with None), by name.
+
+        Referrals are the default: a request to join the network is no protocol an agreement
+        between two organizations may choose.
+        """
         names = sorted({name for name, _ in self._protocols})
-        return [self.get(name) for name in names]
+        newest = [self.get(name) for name in names]
+        return [p for p in newest if subject is None or p.subject == subject]
 
     def __iter__(self) -> Iterator[Protocol]:
         return iter(self._protocols[key] for key in sorted(self._protocols))

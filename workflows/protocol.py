@@ -80,6 +80,7 @@ class Protocol:
         self.file = file
         self.name = spec.name
         self.version = spec.version
+        self.subject = spec.subject
         self.initial = spec.initial
         self.states: Mapping[str, StateSpec] = spec.states
         self.reasons: Mapping[str, Mapping[str, Reason]] = spec.reasons

@@ -134,6 +134,8 @@ class FhirMapping(Strict):
 class ProtocolFile(Strict):
     name: str = Field(pattern=NAME)
     version: int = Field(ge=1)
+    # What the protocol drives: a referral (the default) or a request to join the network.
+    subject: Literal["referral", "join_request"] = "referral"
     title: Text
     description: Text
     initial: str

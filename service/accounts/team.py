@@ -270,6 +270,33 @@ def invite(
     an invitation of this organization not yet accepted: she is invited again."""
     if actor.organization_id is None:
         raise TeamProblem("no_organization")
+    user = add_invitation(
+        session,
+        actor,
+        actor.organization_id,
+        name=name,
+        email=email,
+        role=role,
+        language=language,
+        clock=clock,
+    )
+    session.commit()
+    return user
+
+
+def add_invitation(
+    session: Session,
+    actor: Actor,
+    organization_id: int,
+    *,
+    name: str,
+    email: str,
+    role: str,
+    language: str = "fr",
+    clock: Clock = utcnow,
+) -> User:
+    """`invite` to `organization_id`, within the caller's transaction, which commits it. The caller
+    has checked that the actor may (her own organization, or the regional admin adding one)."""
     try:
         address = validate_email(email.strip(), check_deliverability=False).normalized
     except EmailNotValidError:
@@ -279,9 +306,7 @@ def invite(
     if language not in LANGUAGES:
         raise TeamProblem("unknown_language")
     existing = user_by_email(session, address)
-    if existing is not None and not (
-        is_invited(existing) and existing.organization_id == actor.organization_id
-    ):
+    if existing is not None and not (is_invited(existing) and existing.organization_id == organization_id):
         raise TeamProblem("email_taken")
     now = clock()
     if existing is not None:
@@ -294,7 +319,7 @@ def invite(
         user = User(
             email=address,
             name=name.strip() or address.split("@")[0],
-            organization_id=actor.organization_id,
+            organization_id=organization_id,
             role=role,
             password_hash=None,
             language=language,
@@ -304,7 +329,6 @@ def invite(
         session.add(user)
         session.flush()
     _send_invitation(session, actor, user, now)
-    session.commit()
     return user
 
 

@@ -161,13 +161,23 @@ def create_organization(
     session: Session, actor: Actor, details: OrganizationDetails, *, clock: Clock = utcnow
 ) -> Organization:
     """Add an organization to the directory (the regional admin only)."""
+    organization = add_organization(session, actor, details, clock=clock)
+    _commit(session, "name_taken")
+    return organization
+
+
+def add_organization(
+    session: Session, actor: Actor, details: OrganizationDetails, *, clock: Clock = utcnow
+) -> Organization:
+    """`create_organization` within the caller's transaction, which commits it (a request to join,
+    accepted, creates the organization and invites its coordinator in one commit)."""
     if not may_create_organization(actor):
-        raise DirectoryNotAllowed("create_organization")
+        _refuse(session, DirectoryNotAllowed("create_organization"))
     _check_name_free(session, details.name, None)
     organization = Organization(created_at=clock())
     set_details(organization, details)
     session.add(organization)
-    _commit(session, "name_taken")
+    session.flush()
     return organization
 
 
