@@ -82,6 +82,7 @@ class SheetContacts:
         self, session: Session, organizations: dict[str, Organization], actor: Actor, now: datetime
     ) -> None:
         """Create or update the entries (the caller flushed the organizations, and commits)."""
+        written: list[tuple[ContactPerson, str]] = []
         for contact in self._planned.values():
             outcome = contact.outcome
             if outcome == "unchanged":
@@ -104,6 +105,7 @@ class SheetContacts:
             for field_, value in contact.given.items():
                 setattr(person, field_, value)
             person.updated_at = now
-            session.flush()
-            action = "address_book.added" if outcome == "created" else "address_book.updated"
+            written.append((person, "address_book.added" if outcome == "created" else "address_book.updated"))
+        session.flush()  # once for the file: the audit entries need the new entries' ids
+        for person, action in written:
             audit(session, action, actor, now, contact_person_id=person.id)
