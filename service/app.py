@@ -102,6 +102,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.join_requests.views import blueprint as join_requests
     from service.links.views import blueprint as links
     from service.notifications.failed_views import blueprint as failed_messages
+    from service.onboarding.views import blueprint as onboarding
     from service.privacy.views import blueprint as privacy
     from service.referrals.emergency_views import blueprint as emergency
     from service.referrals.person_views import blueprint as person
@@ -116,6 +117,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         directory,
         directory_import,
         join_requests,
+        onboarding,
         address_book,
         links,
         referrals,

@@ -1,0 +1,1 @@
+"""A new organization's first steps in Maillage, shown to its coordinators until they are done."""
