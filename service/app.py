@@ -109,6 +109,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.referrals.views import blueprint as referrals
     from service.reports.views import blueprint as reports
     from service.standards.views import blueprint as standards
+    from service.unmet_needs.views import blueprint as unmet_needs
     from service.web.organization import blueprint as organization
 
     for blueprint in (
@@ -128,6 +129,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         privacy,
         audit_log,
         reports,
+        unmet_needs,
         organization,
         team,
         invitation,

@@ -29,6 +29,7 @@ from service.referrals.models import ReferralEvent
 from service.referrals.models import ReferralPerson
 from service.reports.models import REPORT_INDEXES
 from service.reports.models import ReferralFigure
+from service.unmet_needs.models import UnmetNeed
 
 __all__ = [
     "REPORT_INDEXES",
@@ -58,6 +59,7 @@ __all__ = [
     "Role",
     "Service",
     "SignedLink",
+    "UnmetNeed",
     "User",
     "UserSession",
 ]

@@ -85,6 +85,7 @@ ACTIONS = {
     "team.mfa_reset": _l("Two-step sign-in reset by a coordinator"),
     "team.reactivated": _l("Account reactivated"),
     "team.role_changed": _l("Role changed"),
+    "unmet_need.recorded": _l("Unmet need recorded (no resource found)"),
 }
 
 

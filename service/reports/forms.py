@@ -12,7 +12,12 @@ from service.reports.queries import PERIOD_KINDS
 from service.web.forms import Form
 
 PERIOD_LABELS = {"month": _l("Month"), "quarter": _l("Quarter"), "year": _l("Year")}
-UNMET_CHOICES = {"all": _l("Declined or redirected"), "decline": _l("Declined"), "redirect": _l("Redirected")}
+UNMET_CHOICES = {
+    "all": _l("Declined, redirected or no resource found"),
+    "decline": _l("Declined"),
+    "redirect": _l("Redirected"),
+    "no_resource": _l("No resource found"),
+}
 
 
 class PeriodForm(Form):
@@ -35,5 +40,5 @@ class PeriodForm(Form):
 
 class UnmetNeedsForm(PeriodForm):
     decision = SelectField(
-        _l("Referrals"), choices=options(UNMET_CHOICES.items()), default="all", validate_choice=True
+        _l("Needs counted"), choices=options(UNMET_CHOICES.items()), default="all", validate_choice=True
     )

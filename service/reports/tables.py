@@ -20,6 +20,7 @@ from markupsafe import Markup
 from service.reports import suppression
 from service.reports.charts import Bar
 from service.reports.charts import bar_chart
+from service.reports.overlaps import Overlap
 from service.reports.queries import CLOSED
 from service.reports.queries import Figures
 from service.reports.queries import UnmetNeeds
@@ -239,6 +240,66 @@ def unmet_table(name: str, caption: str, unmet: UnmetNeeds, reasons: list[str], 
         rows=[[label, *(cell.shown for cell in row)] for label, row in zip(labels, cells, strict=False)],
         chart=chart,
         total=[_("Total"), *(cell.shown for cell in cells[-1])],
+    )
+
+
+def places_table(name: str, caption: str, places: dict[tuple[str, str], int]) -> Table:
+    """Unmet needs recorded at intake by territory and clientele, small cells suppressed, with the total."""
+    labels = {
+        place: _(
+            "%(territory)s · %(clientele)s",
+            territory=place[0] or _("Territory not in the directory"),
+            clientele=place[1] or _("Clientele not in the directory"),
+        )
+        for place in places
+    }
+    ordered = sorted(places, key=lambda place: labels[place].casefold())
+    grid = [[places[place], places[place]] for place in ordered]
+    grid.append([sum(places.values())] * 2)
+    cells = suppression.suppress(grid)
+    return Table(
+        name=name,
+        caption=caption,
+        columns=[_("Territory · clientele"), _("Records")],
+        rows=[[labels[place], row[0].shown] for place, row in zip(ordered, cells, strict=False)],
+        total=[_("Total"), cells[-1][0].shown],
+    )
+
+
+# Overlaps in the directory ---------------------------------------------------------------
+
+
+def overlaps_table(name: str, caption: str, found: list[Overlap], words: Words) -> Table:
+    """One row per need covered several times for one territory and clientele: by whom."""
+    rows = [
+        [
+            words.need(overlap.need_code),
+            overlap.territory or _("Territory not stated"),
+            overlap.clientele or _("Clientele not stated"),
+            str(len(overlap.services)),
+            "; ".join(
+                _("%(organization)s: %(service)s", organization=o, service=s) for o, s in overlap.services
+            ),
+        ]
+        for overlap in sorted(
+            found, key=lambda o: (words.need(o.need_code).casefold(), o.territory, o.clientele)
+        )
+    ]
+    return Table(
+        name=name,
+        caption=caption,
+        columns=[_("Need"), _("Territory"), _("Clientele"), _("Services"), _("Organizations and services")],
+        rows=rows,
+    )
+
+
+def uncovered_table(name: str, caption: str, codes: list[str], words: Words) -> Table:
+    """The needs no service of the directory covers."""
+    return Table(
+        name=name,
+        caption=caption,
+        columns=[_("Need")],
+        rows=sorted(([words.need(code)] for code in codes), key=lambda row: row[0].casefold()),
     )
 
 

@@ -31,14 +31,17 @@ from service.directory.models import Need
 from service.directory.models import Organization
 from service.directory.queries import today
 from service.protocols import protocol_library
+from service.reports import overlaps as overlap_queries
 from service.reports import queries
 from service.reports import tables
+from service.reports.forms import UNMET_CHOICES
 from service.reports.forms import PeriodForm
 from service.reports.forms import UnmetNeedsForm
 from service.reports.queries import Figures
 from service.reports.queries import Period
 from service.reports.tables import Table
 from service.reports.tables import Words
+from service.unmet_needs import queries as unmet_queries
 from service.web import templating
 from service.web.clock import request_clock
 from service.web.database import db
@@ -46,6 +49,9 @@ from service.web.spreadsheet import csv_text
 from service.web.templating import current_locale
 
 blueprint = Blueprint("reports", __name__, url_prefix="/reports")
+
+# The reason under which the needs recorded at intake with no resource found are counted.
+NO_RESOURCE = "no_resource"
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,24 @@ def region() -> tuple[str, int]:
 @blueprint.get("/unmet-needs")
 def unmet_needs() -> tuple[str, int]:
     return _page("unmet_needs", _unmet_report, UnmetNeedsForm)
+
+
+@blueprint.get("/overlaps")
+def overlaps() -> str:
+    """Needs several services cover for the same territory and clientele, and needs none covers."""
+    return render_template("reports/overlaps.html", report=_overlaps_report(), endpoint="overlaps")
+
+
+@blueprint.get("/overlaps.csv")
+def overlaps_csv() -> Response:
+    table = _overlaps_report().table(request.args.get("table", ""))
+    if table is None:
+        abort(404)
+    return Response(
+        csv_text(tables.csv_rows(table), current_locale()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="maillage-overlaps-{table.name}.csv"'},
+    )
 
 
 @blueprint.get("/organization.csv")
@@ -184,6 +208,8 @@ def _words() -> Words:
     needs = {need.code: need.label_en if english else need.label_fr for need in db().scalars(select(Need))}
 
     def pick(labels: dict[str, tuple[str, str]], code: str) -> str:
+        if code == NO_RESOURCE:
+            return _("No resource found")
         return labels[code][1 if english else 0] if code in labels else code
 
     return Words(
@@ -273,27 +299,63 @@ def _region_report(period: Period, _form: PeriodForm) -> Report:
     )
 
 
+def _overlaps_report() -> Report:
+    found, words = overlap_queries.coverage(db()), _words()
+    return Report(
+        _("Overlaps and needs not covered"),
+        [
+            Section(
+                _("Needs covered by several services for the same clientele and territory"),
+                [tables.overlaps_table("overlaps", _("Needs covered more than once"), found.overlaps, words)],
+            ),
+            Section(
+                _("Needs no service covers"),
+                [
+                    tables.uncovered_table(
+                        "uncovered", _("Needs covered by no service"), found.uncovered, words
+                    )
+                ],
+            ),
+        ],
+    )
+
+
 def _unmet_report(period: Period, form: PeriodForm) -> Report:
+    """Declined and redirected referrals beside the needs recorded with no resource found, by need."""
     session, protocols, words = db(), protocol_library(), _words()
     decision = getattr(form, "decision", None)
-    chosen = decision.data if decision is not None and decision.data in ("decline", "redirect") else None
-    unmet = queries.unmet_needs(session, period, (chosen,) if chosen else queries.UNMET)
+    chosen = decision.data if decision is not None and decision.data in UNMET_CHOICES else "all"
+    triggers = queries.UNMET if chosen == "all" else tuple(t for t in queries.UNMET if t == chosen)
+    counts = queries.unmet_needs(session, period, triggers).counts if triggers else {}
+    start, end = period.moments
+    if chosen in ("all", NO_RESOURCE):
+        for need, count in unmet_queries.recorded_by_need(session, start, end).items():
+            counts.setdefault(need, {})[NO_RESOURCE] = count
     reasons = [*queries.reason_codes(protocols, "decline"), *queries.reason_codes(protocols, "redirect")]
-    reasons = list(dict.fromkeys(reasons))
+    reasons = [*dict.fromkeys(reasons), NO_RESOURCE]
+    places = unmet_queries.recorded_by_place(session, start, end) if chosen in ("all", NO_RESOURCE) else {}
     return Report(
         _("Unmet needs"),
         [
             Section(
-                _("Referrals declined or redirected during the period, by need and reason"),
+                _("Declined, redirected or no resource found, by need and reason"),
                 [
                     tables.unmet_table(
                         "needs",
-                        _("Declined or redirected referrals by need and reason"),
-                        unmet,
+                        _("Unmet needs by need and reason"),
+                        queries.UnmetNeeds(counts),
                         reasons,
                         words,
                     )
                 ],
-            )
+            ),
+            Section(
+                _("No resource found, by territory and clientele"),
+                [
+                    tables.places_table(
+                        "places", _("Needs with no resource found, by territory and clientele"), places
+                    )
+                ],
+            ),
         ],
     )

@@ -118,7 +118,7 @@ def test_the_regional_admin_sees_aggregates_only_with_small_cells_hidden(as_, ad
 
 def test_unmet_needs_by_need_and_reason_with_totals_that_give_nothing_away(as_, admin, story):  # noqa: F811
     page = as_(admin).get(f"/reports/unmet-needs?{NOVEMBER}&lang=en").text
-    rows = cells(page, "Declined or redirected referrals by need and reason")
+    rows = cells(page, "Unmet needs by need and reason")
     assert rows[0] == ["Need", "No capacity", "Outside our mandate", "Total"]
     assert rows[1:] == [
         ["Emergency shelter", "&lt; 5", "&lt; 5", "&lt; 5"],
