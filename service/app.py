@@ -104,6 +104,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.notifications.failed_views import blueprint as failed_messages
     from service.onboarding.views import blueprint as onboarding
     from service.privacy.views import blueprint as privacy
+    from service.protocol_pages.views import blueprint as protocol_pages
     from service.referrals.emergency_views import blueprint as emergency
     from service.referrals.person_views import blueprint as person
     from service.referrals.views import blueprint as referrals
@@ -129,6 +130,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         privacy,
         audit_log,
         reports,
+        protocol_pages,
         unmet_needs,
         organization,
         team,

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections import deque
 from collections.abc import Hashable
 from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Literal
@@ -89,15 +90,24 @@ def duration_text(duration: Duration, language: str) -> str:
     return f"{duration.amount} {one if duration.amount == 1 else many}"
 
 
-def deadline_lines(protocol: Protocol, state: str, language: str, mark_adjustable: bool = False) -> list[str]:
-    """A state's deadline: its title, then one line per step ("rappel après 2 jours ouvrables")."""
+def deadline_lines(
+    protocol: Protocol,
+    state: str,
+    language: str,
+    mark_adjustable: bool = False,
+    parameters: Mapping[str, str] | None = None,
+) -> list[str]:
+    """A state's deadline: its title, then one line per step ("rappel après 2 jours ouvrables").
+
+    `parameters`: an agreement's values for the protocol's parameters; the defaults where None.
+    """
     deadline = protocol.states[state].deadline
     if deadline is None:
         return []
     lines = [deadline.title.in_language(language)]
     for step in deadline.steps:
         mark = "*" if mark_adjustable and step.after in protocol.spec.parameters else ""
-        when = duration_text(protocol.duration(step.after, None), language)
+        when = duration_text(protocol.duration(step.after, parameters), language)
         lines.append(f"{WORDS[language][step.kind]} {when}{mark}")
     return lines
 
@@ -292,13 +302,14 @@ def _transition_label(transition: Transition, language: str) -> Lines:
     ]
 
 
-def _boxes(protocol: Protocol, language: str) -> dict[str, Box]:
+def _boxes(protocol: Protocol, language: str, parameters: Mapping[str, str] | None) -> dict[str, Box]:
     boxes = {}
     for state, (column, row) in positions(protocol).items():
         spec = protocol.states[state]
         lines = [(spec.title.in_language(language), "name")]
         lines += [
-            (line, "deadline") for line in deadline_lines(protocol, state, language, mark_adjustable=True)
+            (line, "deadline")
+            for line in deadline_lines(protocol, state, language, mark_adjustable=True, parameters=parameters)
         ]
         box = Box(state, column, row, lines, spec.terminal)
         box.width, box.height = _block_size(lines)
@@ -486,9 +497,9 @@ def _separate_labels(layout: Layout) -> None:
         taken.append(label.rect())
 
 
-def layout(protocol: Protocol, language: str) -> Layout:
+def layout(protocol: Protocol, language: str, parameters: Mapping[str, str] | None = None) -> Layout:
     """Where every state, arrow and label of the SVG goes."""
-    boxes = _boxes(protocol, language)
+    boxes = _boxes(protocol, language, parameters)
     result = Layout(boxes)
     result.edges = [
         Edge(t, source, _kind(boxes[source], boxes[t.dest]))
@@ -548,10 +559,13 @@ def _svg_label(label: Label) -> str:
     )
 
 
-def svg(protocol: Protocol, language: str = "fr") -> str:
-    """The protocol as a standalone SVG picture, with no script, readable by screen readers."""
+def svg(protocol: Protocol, language: str = "fr", parameters: Mapping[str, str] | None = None) -> str:
+    """The protocol as a standalone SVG picture, with no script, readable by screen readers.
+
+    `parameters`: an agreement's values, drawn in place of the protocol's default delays.
+    """
     _check_language(language)
-    drawing = layout(protocol, language)
+    drawing = layout(protocol, language, parameters)
     ident = f"protocol-{protocol.name}-v{protocol.version}"
     title = heading(protocol, language)
     words = WORDS[language]
