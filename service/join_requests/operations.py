@@ -145,7 +145,7 @@ def accept(
                 name=request.organization_name,
                 mandate=request.mandate,
                 territory=request.territory,
-                phone=request.contact_phone,
+                # Her phone is hers: the organization's phone for referrals is its coordinator's to give.
             ),
             clock=clock,
         )
