@@ -67,6 +67,9 @@ def test_the_sign_in_page_leads_to_the_public_page_in_french(client):
     assert page.status_code == 200
     assert "<h1>Rejoindre Maillage</h1>" in page.text
     assert "Nom de l" in page.text
+    english = client.get("/join?lang=en")
+    assert "<h1>Join Maillage</h1>" in english.text
+    assert "Name of the organization" in english.text
 
 
 def test_a_form_with_gaps_says_what_is_missing_in_french_and_keeps_nothing(client, session):
