@@ -106,6 +106,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.privacy.views import blueprint as privacy
     from service.protocol_pages.views import blueprint as protocol_pages
     from service.referrals.emergency_views import blueprint as emergency
+    from service.referrals.paper_views import blueprint as paper
     from service.referrals.person_views import blueprint as person
     from service.referrals.views import blueprint as referrals
     from service.reports.views import blueprint as reports
@@ -124,6 +125,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         links,
         referrals,
         emergency,
+        paper,
         person,
         standards,
         failed_messages,
