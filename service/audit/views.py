@@ -59,6 +59,8 @@ ACTIONS = {
     "mfa.enrolled": _l("Two-step sign-in turned on"),
     "mfa.recovery_codes_renewed": _l("New recovery codes made"),
     "mfa.removed": _l("Two-step sign-in turned off"),
+    "paper.consent_form_viewed": _l("Consent form opened, to print"),
+    "paper.sheet_viewed": _l("Her sheet opened, to print"),
     "partnership.contact_named": _l("Named a contact of a partnership"),
     "partnership.contact_removed": _l("No longer a contact of a partnership"),
     "password.changed": _l("Password changed"),

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from service.audit.models import AuditEntry
+from service.audit.views import ACTIONS
 from service.dates import format_day
 from service.referrals.operations import PersonDetails
 from tests.service.test_referral_pages import HER
@@ -190,6 +191,8 @@ def test_printing_a_paper_is_audited_as_reading_her_details_is(app, session, net
         ("paper.sheet_viewed", caseworker.user_id, caseworker.organization_id),
         ("paper.consent_form_viewed", caseworker.user_id, caseworker.organization_id),
     ]
+    # The audit page names them in words, and lets a coordinator pick them out.
+    assert {"paper.sheet_viewed", "paper.consent_form_viewed"} <= set(ACTIONS)
 
 
 def test_the_referral_page_leads_to_the_papers_and_every_page_prints_without_its_menus(
