@@ -26,6 +26,7 @@ from service.errors import ConcurrentUpdate
 from service.health.heartbeats import BEAT
 from service.health.heartbeats import note_seen
 from service.join_requests import operations as join_requests
+from service.join_requests.retention import forget_declined_contacts
 from service.notifications.digest import queue_digests
 from service.notifications.outbox import claim_due
 from service.notifications.publishing import publish_after_commit
@@ -219,5 +220,9 @@ def remind_lapsed_consents_task(at: str | None = None) -> int:
 @celery.task(name=RETENTION, acks_late=False)
 def purge_closed_task(at: str | None = None) -> int:
     """Erase the personal data of referrals closed longer than the retention period."""
+    months, clock = settings().retention_months, _clock(at)
     with sessions()() as session:
-        return purge_closed(session, protocol_library(), months=settings().retention_months, clock=_clock(at))
+        purged = purge_closed(session, protocol_library(), months=months, clock=clock)
+        # Not a woman's data, but a person's all the same: a declined request's contact goes too.
+        forget_declined_contacts(session, months=months, clock=clock)
+        return purged

@@ -19,6 +19,7 @@ from service.directory.models import Organization
 from service.join_requests import operations
 from service.join_requests.models import JoinRequest
 from service.join_requests.models import JoinRequestEvent
+from service.join_requests.retention import forget_declined_contacts
 from service.notifications.emails import compose_summary
 from service.notifications.models import OutboxMessage
 from tests.conftest import sign_in
@@ -188,10 +189,7 @@ def test_an_accept_that_cannot_invite_changes_nothing(client, session, admin, su
     regional = sign_in(client, admin, session)
     answer = regional.post(f"/join-requests/{submitted.id}/accept")
     assert answer.status_code == 303
-    assert (
-        "Ce courriel appartient déjà à un compte Maillage"
-        in regional.get(answer.headers["Location"]).text
-    )
+    assert "Ce courriel appartient déjà à un compte Maillage" in regional.get(answer.headers["Location"]).text
     assert session.scalar(select(func.count(Organization.id))) == organizations
     [request] = requests_in(session)
     assert request.state == "submitted"
@@ -340,3 +338,18 @@ def test_a_one_step_addition_of_a_name_taken_invites_nobody(client, session, adm
     assert answer.status_code == 200
     assert "Un organisme de ce nom est déjà dans le répertoire." in answer.text
     assert session.scalar(select(User).where(User.email == NEW_MEMBER["coordinator_email"])) is None
+
+
+def test_a_declined_requests_contact_is_forgotten_after_the_retention_period(
+    session, protocols, admin, submitted, clock
+):
+    operations.decline(session, protocols, submitted.id, admin, reason="outside_territory", clock=clock)
+    clock.now = clock.now + timedelta(days=360)
+    assert forget_declined_contacts(session, months=12, clock=clock) == 0
+    clock.now = clock.now + timedelta(days=10)
+    assert forget_declined_contacts(session, months=12, clock=clock) == 1
+    assert forget_declined_contacts(session, months=12, clock=clock) == 0
+    [request] = requests_in(session)
+    assert (request.contact_name, request.contact_email, request.contact_phone) == ("", "", "")
+    assert request.organization_name == FORM["organization_name"]  # the history stays
+    assert request.state == "declined"
