@@ -44,7 +44,9 @@ def paper_language(asked: str | None, default: str) -> str:
 class NextStep:
     """What happens next for her, who does it, and by when (None: no date is set)."""
 
-    what: str | None  # the deadline's title in her language; None: nothing more is planned
+    # The deadline's title in her language, when the receiving organization acts next; None
+    # otherwise: the sending side's titles speak of her ("did she get the service?"), not to her.
+    what: str | None
     by: Organization | None
     due_at: datetime | None
     finished: bool
@@ -80,7 +82,7 @@ def her_sheet(page: ReferralPage, language: str, now: datetime) -> HerSheet:
     if seen.waits_on is not None:
         by = page.sender if seen.waits_on == "sender" else page.receiver
     step = NextStep(
-        what=seen.deadline.title if seen.deadline else None,
+        what=seen.deadline.title if seen.deadline and seen.waits_on == "receiver" else None,
         by=by,
         due_at=seen.deadline.due_at if seen.deadline else None,
         finished=seen.finished,

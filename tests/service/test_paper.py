@@ -85,6 +85,13 @@ def test_her_sheet_before_sending_and_once_finished_promises_no_date(app, sessio
     assert "sends your referral to this organization" in page
     assert "By</dt>" not in page
 
+    # The sending side acts next: the sheet says so to her, not in the protocol's words about her.
+    followed = referral_in("in_progress", session, protocols, network, clock)
+    page = text_of(client.get(f"/referrals/{followed.id}/sheet?paper=en"))
+    assert "keeps in touch with you, to know whether you received the service" in page
+    assert "did she get the service" not in page
+    assert format_day(followed.due_at, "en", "weekday") in page
+
     closed = referral_in("closed", session, protocols, network, clock)
     page = text_of(client.get(f"/referrals/{closed.id}/sheet?paper=en"))
     assert "Nothing more is planned" in page
