@@ -47,7 +47,7 @@ def check(files: tuple[Path, ...]) -> None:
 @protocols.command("list", cls=Command, help=_l("The loaded protocols and their versions."))
 def list_() -> None:
     library = _library()
-    for protocol in library.latest():
+    for protocol in library.latest(subject=None):  # a request to join's too
         versions = ", ".join(str(v) for v in library.versions(protocol.name))
         click.echo(f"{protocol.name:<14} v{versions:<6} {protocol.spec.title.fr} / {protocol.spec.title.en}")
 
