@@ -89,6 +89,7 @@ def test_the_caseworker_prints_her_sheet_and_the_consent_form_from_the_referral_
     screen_only_parts_are_hidden(page)
     expect(page.get_by_text("Ma signature :")).to_be_visible()
     expect(page.get_by_role("link", name="consigner son consentement")).to_be_hidden()
+    screenshot("fr-consent-form-printed")
     page.emulate_media(media="screen")
     page.get_by_role("link", name="consigner son consentement").click()
     page.wait_for_url(re.compile(rf"/referrals/{referral_id}/consent$"))
