@@ -16,6 +16,7 @@ from sqlalchemy import select
 from service.accounts.models import Role
 from service.accounts.models import User
 from service.directory.models import Organization
+from service.errors import ConcurrentUpdate
 from service.join_requests import operations
 from service.join_requests.models import JoinRequest
 from service.join_requests.models import JoinRequestEvent
@@ -353,3 +354,13 @@ def test_a_declined_requests_contact_is_forgotten_after_the_retention_period(
     assert (request.contact_name, request.contact_email, request.contact_phone) == ("", "", "")
     assert request.organization_name == FORM["organization_name"]  # the history stays
     assert request.state == "declined"
+
+
+def test_an_answer_from_a_page_out_of_date_changes_nothing(session, protocols, admin, submitted, clock):
+    seen = submitted.version
+    operations.decline(session, protocols, submitted.id, admin, reason="unreachable", clock=clock)
+    with pytest.raises(ConcurrentUpdate):
+        operations.accept(session, protocols, submitted.id, admin, expected_version=seen, clock=clock)
+    [request] = requests_in(session)
+    assert (request.state, request.organization_id) == ("declined", None)
+    assert session.scalar(select(Organization).where(Organization.name == FORM["organization_name"])) is None
