@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from service.directory import queries as directory_queries
 from service.directory.errors import DirectoryNotFound
+from service.directory.models import Partnership
 from service.directory.models import ReferralAgreement
 from service.protocol_pages.descriptions import describe
 from service.protocols import protocol_library
@@ -82,6 +83,32 @@ def diagram(name: str, version: int) -> Response:
 @login_required
 def agreement(partnership_id: int, version: int) -> str:
     """The protocol an agreement chose, with the delays it agreed in place of the defaults."""
+    partnership, found, protocol, parameters = _agreed(partnership_id, version)
+    language = current_locale()
+    return render_template(
+        "protocols/protocol.html",
+        protocol=protocol,
+        description=describe(protocol, language, parameters),
+        diagram=_diagram(protocol, language, parameters),
+        versions=protocol_library().versions(protocol.name),
+        agreement=found,
+        partnership=partnership,
+        urgent=_urgent(found.urgent_protocol_name),
+    )
+
+
+@blueprint.get("/directory/partnerships/<int:partnership_id>/agreements/<int:version>.svg")
+@login_required
+def agreement_diagram(partnership_id: int, version: int) -> Response:
+    """The agreement's diagram alone: its protocol drawn with the agreed delays."""
+    _partnership, _found, protocol, parameters = _agreed(partnership_id, version)
+    return Response(svg(protocol, current_locale(), parameters), mimetype="image/svg+xml")
+
+
+def _agreed(
+    partnership_id: int, version: int
+) -> tuple[Partnership, ReferralAgreement, Protocol, dict[str, str]]:
+    """The partnership, the agreement's version, its protocol and its parameters complete; 404 if unknown."""
     session = db()
     partnership = directory_queries.get_partnership(session, partnership_id)
     found = session.scalar(
@@ -97,17 +124,7 @@ def agreement(partnership_id: int, version: int) -> str:
     except ParameterError:
         # Values a newer version of the protocol no longer allows: shown as they were agreed.
         parameters = dict(found.parameters or {})
-    language = current_locale()
-    return render_template(
-        "protocols/protocol.html",
-        protocol=protocol,
-        description=describe(protocol, language, parameters),
-        diagram=_diagram(protocol, language, parameters),
-        versions=protocol_library().versions(protocol.name),
-        agreement=found,
-        partnership=partnership,
-        urgent=_urgent(found.urgent_protocol_name),
-    )
+    return partnership, found, protocol, parameters
 
 
 def _urgent(name: str) -> Protocol | None:

@@ -131,6 +131,9 @@ def test_an_agreements_page_shows_the_protocol_with_the_agreed_deadlines(app, ne
         assert "reminder after 4 business days*" in texts
         agreed = re.search(r"<th scope=\"row\">Follow-up delay</th>\s*<td>(.*?)</td>\s*<td>(.*?)</td>", page)
         assert agreed.groups() == ("14 days <strong>(changed)</strong>", "30 days")
+        alone = browser.get(f"{address}.svg?lang=en")
+        assert alone.mimetype == "image/svg+xml"
+        assert "reminder after 4 business days*" in [t.text for t in parsed(alone.data).iter(f"{SVG}text")]
         french = browser.get(f"{address}?lang=fr").text
         assert "Rappel après 4 jours ouvrables" in french
 
@@ -138,3 +141,6 @@ def test_an_agreements_page_shows_the_protocol_with_the_agreed_deadlines(app, ne
 def test_an_unknown_agreement_is_not_found(reader, agreement):
     assert reader.get(f"/directory/partnerships/{agreement.partnership_id}/agreements/2").status_code == 404
     assert reader.get("/directory/partnerships/999999/agreements/1").status_code == 404
+    assert (
+        reader.get(f"/directory/partnerships/{agreement.partnership_id}/agreements/2.svg").status_code == 404
+    )
