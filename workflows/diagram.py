@@ -33,6 +33,9 @@ PARTY_NAMES = {
     "sender_coordinator": {"fr": "coordination référente", "en": "sending coordinator"},
     "receiver_coordinator": {"fr": "coordination receveuse", "en": "receiving coordinator"},
     "system": {"fr": "système", "en": "system"},
+    # The parties of a request to join the network (subject join_request).
+    "requester": {"fr": "organisme demandeur", "en": "requesting organization"},
+    "regional_admin": {"fr": "administration régionale", "en": "regional admin"},
 }
 
 WORDS = {

@@ -73,6 +73,13 @@ def test_the_page_names_who_acts_the_reasons_and_the_deadlines_in_french(reader)
     assert "Reminder after 2 business days" in english
 
 
+def test_every_party_who_acts_is_named_in_the_diagram(reader):
+    for name, version in SHIPPED:
+        drawing = parsed(reader.get(f"/protocols/{name}/v{version}.svg").data)
+        texts = [t.text for t in drawing.iter(f"{SVG}text")]
+        assert "()" not in texts, f"{name} v{version} draws an action with nobody to take it"
+
+
 def test_the_list_links_every_protocol_and_version(reader):
     page = reader.get("/protocols").text
     for name, version in SHIPPED:
