@@ -33,6 +33,10 @@ CONTEXT = {
     "link": "https://maillage.example.org/referrals/7",
     "signed": False,
     "expires": "",
+    # Emails about an account (invitation, role, reset): the organization, the role, a link's hours.
+    "organization": "Maison <Fictive>",
+    "role": "intervenante",
+    "hours": 72,
 }
 
 
@@ -57,7 +61,10 @@ def test_both_versions_render_and_say_the_same_thing(template, language):
 
 
 SUMMARIES = {"daily_digest", "partnership_review_due", "partnership_presentation_due"}
-REFERRAL_TEMPLATES = sorted(template_names() - SUMMARIES)
+# Emails about a person's account or an organization's request to join: no referral in them.
+NOT_ABOUT_A_REFERRAL = ("account_", "password_reset", "join_request_")
+OTHER_TEMPLATES = sorted(name for name in template_names() if name.startswith(NOT_ABOUT_A_REFERRAL))
+REFERRAL_TEMPLATES = sorted(template_names() - SUMMARIES - set(OTHER_TEMPLATES))
 # Double punctuation, and a capital right after a French colon inside a sentence.
 FAULTS = re.compile(r"[?!.][.,]|\. \.| : [A-ZÀ-Ý]")
 
@@ -101,6 +108,19 @@ def test_an_email_names_its_referral_by_number_and_its_button_in_words(template,
     assert CONTEXT["link"] in text, "the plain text keeps the raw link"
     [button] = re.findall(r'<a href="[^"]*"[^>]*>([^<]*)</a>', page)
     assert button == {"fr": "Ouvrir le référencement", "en": "Open the referral"}[language]
+
+
+@pytest.mark.parametrize("template", OTHER_TEMPLATES)
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_an_email_about_an_account_or_a_request_names_no_referral_and_its_button_reads_as_words(
+    template, language
+):
+    subject, text, page = render(template, language, **CONTEXT)
+
+    assert not re.search(r"référencement n[º°]|referral no\.", subject + text, re.IGNORECASE)
+    buttons = re.findall(r'<a href="[^"]*"[^>]*>([^<]*)</a>', page)
+    assert buttons, "the link is a button"
+    assert all(button.strip() and CONTEXT["link"] not in button for button in buttons)
 
 
 def test_a_summary_email_button_reads_as_words():
