@@ -53,6 +53,8 @@ ACTIONS = {
     "incident.recorded": _l("Confidentiality incident recorded"),
     "incident.updated": _l("Confidentiality incident updated"),
     "invitation.accepted": _l("Invitation accepted"),
+    "join_request.accepted": _l("Request to join accepted: organization added, coordinator invited"),
+    "join_request.declined": _l("Request to join declined"),
     "link.acted": _l("Action through a signed link"),
     "link.opened": _l("Signed link opened"),
     "link.refused": _l("Signed link refused"),
