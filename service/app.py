@@ -106,6 +106,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.privacy.views import blueprint as privacy
     from service.protocol_pages.views import blueprint as protocol_pages
     from service.referrals.emergency_views import blueprint as emergency
+    from service.referrals.message_views import blueprint as messages
     from service.referrals.paper_views import blueprint as paper
     from service.referrals.person_views import blueprint as person
     from service.referrals.views import blueprint as referrals
@@ -124,6 +125,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         address_book,
         links,
         referrals,
+        messages,
         emergency,
         paper,
         person,

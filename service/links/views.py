@@ -22,19 +22,25 @@ from werkzeug.wrappers import Response
 
 from service.directory.models import Organization
 from service.errors import ConcurrentUpdate
+from service.errors import ConsentRequired
 from service.errors import GuardFailed
 from service.errors import ReferralError
 from service.extensions import limiter
+from service.links.messages import write_through_link
 from service.links.operations import LINK_PARTY
 from service.links.operations import LinkError
 from service.links.operations import LinkExpired
 from service.links.operations import LinkPage
 from service.links.operations import act_through_link
 from service.links.operations import link_actions
+from service.links.operations import link_holder
 from service.links.operations import open_link
 from service.protocols import protocol_library
 from service.referrals.forms import ActionForm
 from service.referrals.forms import action_forms
+from service.referrals.message_forms import PREFIX as MESSAGE_PREFIX
+from service.referrals.message_forms import MessageForm
+from service.referrals.messages import messages_for
 from service.referrals.queries import ActionInfo
 from service.referrals.queries import action_info
 from service.referrals.queries import organization_choices
@@ -128,6 +134,28 @@ def act(token: str) -> str | Response | tuple[str, int]:
     return _back(token)
 
 
+@blueprint.route("/<token>/messages", methods=["POST"])
+@limiter.limit(RATE)
+def message(token: str) -> Response | tuple[str, int]:
+    """Add the message she wrote, as the receiving organization; the page then shows nothing of her."""
+    form = MessageForm(prefix=MESSAGE_PREFIX)
+    if not form.validate_on_submit():
+        page = open_link(db(), protocol_library(), token, clock=request_clock())
+        return _render(page, message_form=form), 400
+    try:
+        write_through_link(db(), token, form.text.data, clock=request_clock())
+    except LinkError:
+        raise
+    except ConsentRequired:
+        flash(_("Her consent is no longer valid: no message can be written on this referral."), "error")
+        return _back(token)
+    except ReferralError:
+        flash(_("This referral changed in the meantime. Write your message again."), "error")
+        return _back(token)
+    flash(_("Message sent. The other organization is told by email, without its content."), "success")
+    return _back(token)
+
+
 def _back(token: str) -> Response:
     return redirect(url_for("links.page", token=token), 303)
 
@@ -144,14 +172,22 @@ def _targets(data: LinkPage) -> list[tuple[int, str]]:
     )
 
 
-def _render(data: LinkPage, submitted: ActionForm | None = None) -> str:
+def _render(
+    data: LinkPage, submitted: ActionForm | None = None, message_form: MessageForm | None = None
+) -> str:
     actions = _actions(data)
     targets = _targets(data) if any(a.target for a in actions) else []
+    now = request_clock()()
+    # The messages speak of her: shown with her details, once a person asked for them (a POST).
+    messages = messages_for(db(), data.referral.id, link_holder(data.link), now=now) if data.person else []
     return render_template(
         "links/referral.html",
         page=data,
         actions=action_forms(actions, targets, data.referral.version, submitted),
         language=current_locale(),
         token=request.view_args["token"],
-        now=request_clock()(),
+        now=now,
+        messages=messages,
+        message_form=message_form or MessageForm(prefix=MESSAGE_PREFIX, formdata=None),
+        writes_messages=data.consent is not None and data.sent_at is not None,
     )

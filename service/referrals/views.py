@@ -39,6 +39,11 @@ from service.referrals.forms import ConsentForm
 from service.referrals.forms import IntakeForm
 from service.referrals.forms import NeedsForm
 from service.referrals.forms import action_forms
+from service.referrals.message_forms import PREFIX as MESSAGE_PREFIX
+from service.referrals.message_forms import MessageForm
+from service.referrals.messages import hide_unreadable
+from service.referrals.messages import may_read_messages
+from service.referrals.messages import side_of
 from service.referrals.models import Referral
 from service.referrals.operations import MAY_OPEN
 from service.referrals.operations import SHARING_TRIGGER
@@ -441,7 +446,12 @@ def _render(
         "referrals/referral.html",
         page=page,
         person=person,
-        entries=timeline(session, protocol_library(), page, language),
+        entries=hide_unreadable(
+            timeline(session, protocol_library(), page, language),
+            may_read_messages(current_user.actor, referral, request_clock()()),
+        ),
+        message_form=MessageForm(prefix=MESSAGE_PREFIX, formdata=None),
+        may_write_messages=side_of(current_user.actor, referral) is not None and not page.is_draft,
         actions=action_forms(page.actions, organizations, referral.version, submitted),
         submitted=submitted,
         duplicates=duplicates,
