@@ -70,7 +70,12 @@ HER = {
     "notes": f"Canari{TAG} vit chez sa soeur",
 }
 CONSENT = {"shared_with": f"Canari{TAG} nom et telephone", "purpose": f"Canari{TAG} hebergement"}
-COMMENTS = {"first_contact": f"Canari{TAG} jointe au 2e essai", "close": f"Canari{TAG} bien installee"}
+COMMENTS = {
+    "first_contact": f"Canari{TAG} jointe au 2e essai",
+    "close": f"Canari{TAG} bien installee",
+    "partner_message": f"Canari{TAG} elle a besoin de sa carte soleil",
+    "caseworker_message": f"Canari{TAG} appeler apres 15 h seulement",
+}
 CANARIES = [TAG, *HER.values(), *CONSENT.values(), *COMMENTS.values()]
 
 
@@ -263,8 +268,16 @@ def test_a_canary_referral_leaves_no_trace_outside_its_page_and_none_at_all_once
             data={"trigger": trigger, f"{trigger}-version": version(session, referral_id), **extra},
         )
         assert answer.status_code == 303, answer.text
+    # The two sides write to each other: the shelter from its link, the centre from the referral's page.
+    wrote = partner.post(f"/link/{token}/messages", data={"message-text": COMMENTS["partner_message"]})
+    assert wrote.status_code == 303, wrote.text
     clock.advance(days=1)
     caseworker = sign_in(app.test_client(), world.centre.caseworker, session)  # a week later: a new session
+    wrote = caseworker.post(
+        f"/referrals/{referral_id}/messages", data={"message-text": COMMENTS["caseworker_message"]}
+    )
+    assert wrote.status_code == 303, wrote.text
+    assert COMMENTS["partner_message"] in caseworker.get(f"/referrals/{referral_id}").text
     closed = caseworker.post(
         f"/referrals/{referral_id}/actions",
         data={
@@ -298,7 +311,8 @@ def test_a_canary_referral_leaves_no_trace_outside_its_page_and_none_at_all_once
 
     # Emails: sending, reminder, escalation, answers, closing; every header and part.
     messages = sink.messages()
-    assert len(messages) >= 8, [m["Subject"] for _a, m in messages]
+    assert len(messages) >= 10, [m["Subject"] for _a, m in messages]
+    assert sum("Nouveau message" in str(m["Subject"]) for _a, m in messages) == 2  # one to each side
     for address, message in messages:
         assert leaks(everything_in(message)) == [], (address, message["Subject"])
 
@@ -327,7 +341,7 @@ def test_a_canary_referral_leaves_no_trace_outside_its_page_and_none_at_all_once
     ).all()
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[-1].to_state == "closed"
-    assert {"reminder", "escalation"} <= {e.kind for e in events}
+    assert {"reminder", "escalation", "message"} <= {e.kind for e in events}
     assert [e.trigger for e in events if e.trigger] == [
         "send",
         "acknowledge",
