@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NoReturn
 
+from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +22,7 @@ from service.address_book.errors import EntryNotFound
 from service.address_book.errors import EntryRefused
 from service.address_book.models import ContactPerson
 from service.address_book.models import PartnershipContact
+from service.audit.models import AuditEntry
 from service.audit.operations import audit
 from service.clock import Clock
 from service.clock import utcnow
@@ -106,6 +109,24 @@ def mark_back(session: Session, actor: Actor, person_id: int, *, clock: Clock = 
         audit(session, "address_book.returned", actor, person.updated_at, contact_person_id=person.id)
     session.commit()
     return person
+
+
+def erase_person(session: Session, actor: Actor, person_id: int, *, clock: Clock = utcnow) -> str:
+    """Erase an entry for good, when she asks (Québec's Law 25) or it was a mistake; returns her name.
+
+    Unlike `mark_left`, nothing of her stays: the partnerships stop naming her, and the audit
+    entries about her keep what was done and by whom, no longer to whom.
+    """
+    person = _editable(session, actor, person_id, "erase_contact")
+    name = person.name
+    session.execute(delete(PartnershipContact).where(PartnershipContact.contact_person_id == person.id))
+    session.execute(
+        update(AuditEntry).where(AuditEntry.contact_person_id == person.id).values(contact_person_id=None)
+    )
+    session.delete(person)
+    audit(session, "address_book.erased", actor, clock())
+    session.commit()
+    return name
 
 
 def record_export(session: Session, actor: Actor, file_kind: str, *, clock: Clock = utcnow) -> None:

@@ -149,6 +149,19 @@ def mark_back(person_id: int) -> Response:
     return _done(_("%(name)s is back in the lists.", name=found.name), found.id)
 
 
+@blueprint.route("/<int:person_id>/erase", methods=["GET", "POST"])
+def erase_person(person_id: int) -> str | Response:
+    """Asks first (GET), then erases (POST): an erased entry cannot come back."""
+    found = operations.entry_in_book(db(), _actor(), person_id)
+    if not operations.may_edit_book(_actor()):
+        abort(403)
+    if request.method == "GET":
+        return render_template("address_book/erase.html", person=found)
+    name = operations.erase_person(db(), _actor(), person_id, clock=request_clock())
+    flash(_("%(name)s is erased from the address book.", name=name), "success")
+    return redirect(url_for(".index"), code=303)
+
+
 # Exports ------------------------------------------------------------------------------
 
 

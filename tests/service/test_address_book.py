@@ -405,3 +405,30 @@ def test_the_spreadsheet_import_writes_contact_people_into_their_organizations_b
         ("address_book.added", people["Zoé Gagnon"].id, admin.user_id),
         ("address_book.updated", helene.id, admin.user_id),
     ]
+
+
+def test_a_coordinator_erases_an_entry_for_good_when_she_asks(as_, network, session, clock, partnership):
+    person = add(session, network, clock, "Hélène Côté-Lévesque", email="helene@centre-fictif.example.org")
+    operations.name_partnership_contacts(session, network.shelter.coordinator, partnership.id, [person.id])
+    caseworker = as_(network.shelter.caseworker)
+    assert caseworker.post(f"/address-book/{person.id}/erase").status_code == 403
+    assert as_(network.womens_centre.coordinator).get(f"/address-book/{person.id}/erase").status_code == 404
+    coordinator = as_(network.shelter.coordinator)
+    assert "Hélène" in text_of(coordinator.get(f"/directory/partnerships/{partnership.id}"))
+
+    asked = text_of(coordinator.get(f"/address-book/{person.id}/erase"))
+    assert "Supprimer Hélène Côté-Lévesque du carnet d’adresses" in asked  # noqa: RUF001
+    assert session.get(ContactPerson, person.id) is not None, "opening the page erases nothing"
+    erased = coordinator.post(f"/address-book/{person.id}/erase", follow_redirects=True)
+
+    assert "Hélène Côté-Lévesque est supprimée du carnet d’adresses." in text_of(erased)  # noqa: RUF001
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(ContactPerson)) == 0
+    assert "Hélène" not in text_of(coordinator.get(f"/directory/partnerships/{partnership.id}"))
+    about_her = select(AuditEntry).where(AuditEntry.action.like("address_book.%"))
+    actions = [(e.action, e.contact_person_id) for e in session.scalars(about_her.order_by(AuditEntry.id))]
+    assert actions == [("address_book.added", None), ("address_book.erased", None)]
+    log = text_of(coordinator.get("/audit"))
+    assert "Carnet d’adresses : fiche supprimée" in log  # noqa: RUF001
+    assert "Hélène" not in log
+    assert coordinator.get(f"/address-book/{person.id}").status_code == 404
