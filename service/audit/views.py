@@ -59,6 +59,7 @@ ACTIONS = {
     "link.acted": _l("Action through a signed link"),
     "link.opened": _l("Signed link opened"),
     "link.refused": _l("Signed link refused"),
+    "link.message": _l("Message through a signed link"),
     "mfa.enrolled": _l("Two-step sign-in turned on"),
     "mfa.recovery_codes_renewed": _l("New recovery codes made"),
     "mfa.removed": _l("Two-step sign-in turned off"),
