@@ -423,7 +423,7 @@ def fill(
                 cursor.copy(
                     "COPY referrals (id, protocol_name, protocol_version, parameters, urgent,"
                     " sender_organization_id, receiver_organization_id, created_by_id, redirected_from_id,"
-                    " state, state_entered_at, deadline_step, due_at, last_seq, version, created_at)"
+                    " state, state_entered_at, deadline_step, due_at, last_seq, version, created_at, sent_at)"
                     " FROM STDIN"
                 ) as referral_rows,
             ):
@@ -447,6 +447,8 @@ def fill(
                             len(walk.events),
                             len(walk.events),
                             walk.created_at,
+                            # As `log_event` keeps it: the first sending's moment.
+                            next((event[6] for event in walk.events if event[1] == "send"), None),
                         )
                     )
                     walks.append(walk)

@@ -18,7 +18,6 @@ from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import bindparam
-from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -34,8 +33,6 @@ from service.links.models import SignedLink
 from service.referrals.actors import Actor
 from service.referrals.models import Consent
 from service.referrals.models import Referral
-from service.referrals.models import ReferralEvent
-from service.referrals.operations import SHARING_TRIGGER
 from service.referrals.operations import PersonDetails
 from service.referrals.operations import fire
 from service.referrals.operations import read_person
@@ -304,11 +301,7 @@ def _page(session: Session, protocols: ProtocolLibrary, link: SignedLink, now: d
         person=None,
         consent=consent,
         shows_person=active and consent is not None,
-        sent_at=session.scalar(
-            select(func.min(ReferralEvent.at)).where(
-                ReferralEvent.referral_id == referral.id, ReferralEvent.trigger == SHARING_TRIGGER
-            )
-        ),
+        sent_at=referral.sent_at,
     )
 
 

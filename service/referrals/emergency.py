@@ -138,7 +138,7 @@ def record_emergency(
         if not reason.strip():
             raise EmergencyReasonRequired
         # Before sending only: the exception lets a referral go, it does not restore a lapsed consent.
-        if was_sent(session, referral.id) or referral.emergency is not None:
+        if was_sent(referral) or referral.emergency is not None:
             raise InvalidTransition("record_emergency", referral.state)
         now = clock()
         disclosure = EmergencyDisclosure(

@@ -53,6 +53,10 @@ class Referral(Base):
     deadline_step: Mapped[int] = mapped_column(default=0)
     due_at: Mapped[datetime | None] = mapped_column(index=True)
     last_seq: Mapped[int] = mapped_column(default=0)
+    # When it was first sent to the receiver (its first 'send' event), None while it never was: the
+    # receiver's seeing rule and the lists' "newest sent first" read it here, not in the event log.
+    # Written with that event, by `operations.log_event`.
+    sent_at: Mapped[datetime | None]
     # Bumped by every UPDATE, which SQLAlchemy makes conditional on the old value:
     # two writers that both read version N cannot both write.
     version: Mapped[int] = mapped_column(default=1)
@@ -87,6 +91,7 @@ class Referral(Base):
                 "due_at",
                 "urgent",
                 "created_at",
+                "sent_at",
             ],
         )
         for side in ("sender", "receiver")
@@ -189,8 +194,8 @@ class ReferralEvent(Base):
 
     __table_args__ = (
         UniqueConstraint("referral_id", "seq"),
-        # When each referral was sent, so that its receiver sees it (`queries.shared_with_receiver`) and
-        # the lists sort by it: one small entry per sent referral ("send" is operations.SHARING_TRIGGER).
+        # The 'send' events, one small entry per sent referral ("send" is operations.SHARING_TRIGGER): what
+        # fills `referrals.sent_at` (migration 0022) and what reports that count sendings read.
         Index(
             "ix_referral_events_sent",
             "referral_id",

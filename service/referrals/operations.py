@@ -201,7 +201,7 @@ def withdraw_consent(
             party="sender",
             at=now,
         )
-        if was_sent(session, referral.id):
+        if was_sent(referral):
             _notify(session, referral, event_id, [Notification(WITHDRAWAL_NOTICE, "receiver")], now)
         audit(session, "consent.withdrawn", actor, now, referral_id=referral.id)
         session.commit()
@@ -387,21 +387,15 @@ def update_draft(
 
 def parties_seeing(session: Session, referral: Referral, actor: Actor) -> frozenset[str]:
     """The parties `actor` stands for on `referral` as far as seeing it goes (`Actor.parties_seeing`)."""
-    # Whether it was sent matters to the receiving organization alone: the others, the sender's
-    # actions among them, are spared the query.
-    receiving = actor.organization_id == referral.receiver_organization_id
-    return actor.parties_seeing(referral, sent=receiving and was_sent(session, referral.id))
+    return actor.parties_seeing(referral, sent=was_sent(referral))
 
 
 SHARING_TRIGGER = "send"
 
 
-def was_sent(session: Session, referral_id: int) -> bool:
+def was_sent(referral: Referral) -> bool:
     """Whether the referral was ever sent, i.e. shared with its receiving organization."""
-    query = select(ReferralEvent.id).where(
-        ReferralEvent.referral_id == referral_id, ReferralEvent.trigger == SHARING_TRIGGER
-    )
-    return session.scalar(query.limit(1)) is not None
+    return referral.sent_at is not None
 
 
 def read_person(
@@ -573,6 +567,7 @@ SAVE_REFERRAL = (
         state_entered_at=bindparam("state_entered_at"),
         deadline_step=bindparam("deadline_step"),
         due_at=bindparam("due_at"),
+        sent_at=bindparam("sent_at"),
         last_seq=bindparam("last_seq"),
         version=bindparam("version"),
     )
@@ -612,6 +607,8 @@ def log_event(
         "state_entered_at": after.entered_at,
         "deadline_step": after.deadline_step,
         "due_at": after.due_at,
+        # The first sending is the one that shares it with the receiver: a later one changes nothing.
+        "sent_at": at if referral.sent_at is None and trigger == SHARING_TRIGGER else referral.sent_at,
         "last_seq": referral.last_seq + 1,
         "version": referral.version + 1,
     }

@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlalchemy import and_
 from sqlalchemy import case
-from sqlalchemy import exists
 from sqlalchemy import false
 from sqlalchemy import func
 from sqlalchemy import or_
@@ -48,7 +47,6 @@ from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
 from service.referrals.models import ReferralPerson
 from service.referrals.operations import REDIRECT_GUARD
-from service.referrals.operations import SHARING_TRIGGER
 from workflows.loader import ProtocolLibrary
 from workflows.protocol import Protocol
 from workflows.protocol import Transition
@@ -311,11 +309,9 @@ def seen_referrals(
     for referral in related:
         if referral.redirected_from_id in loaded:
             linked.setdefault(referral.redirected_from_id, []).append(referral.id)
-    sent = sent_times(session, everyone.keys())
 
     def seeing(referral: Referral) -> frozenset[str]:
-        # The sending of all these referrals was read at once, above.
-        return actor.parties_seeing(referral, sent=referral.id in sent) - {SYSTEM}
+        return actor.parties_seeing(referral, sent=referral.sent_at is not None) - {SYSTEM}
 
     seen = []
     for referral in (loaded[i] for i in wanted if i in loaded):
@@ -334,7 +330,7 @@ def seen_referrals(
                 status=status(protocol, referral, language, now),
                 actions=actions_for(protocol, referral.state, parties, language),
                 consent=valid[-1] if valid else None,
-                sent_at=sent.get(referral.id),
+                sent_at=referral.sent_at,
                 redirected_from_id=original if original in everyone and seeing(everyone[original]) else None,
                 redirected_to=[i for i in linked.get(referral.id, []) if seeing(everyone[i])],
             )
@@ -410,24 +406,6 @@ def referral_page(
         opened_by=session.scalar(select(User.name).where(User.id == referral.created_by_id))
         if referral.created_by_id
         else None,
-    )
-
-
-def sent_at(session: Session, referral_id: int) -> datetime | None:
-    """When the referral was first sent to the receiver; None while it never was."""
-    return sent_times(session, [referral_id]).get(referral_id)
-
-
-def sent_times(session: Session, referral_ids: Iterable[int]) -> dict[int, datetime]:
-    """When each of the referrals that were sent to their receiver was first sent."""
-    return dict(
-        session.execute(
-            select(ReferralEvent.referral_id, func.min(ReferralEvent.at))
-            .where(
-                ReferralEvent.referral_id.in_(list(referral_ids)), ReferralEvent.trigger == SHARING_TRIGGER
-            )
-            .group_by(ReferralEvent.referral_id)
-        ).all()
     )
 
 
@@ -607,6 +585,7 @@ LISTED_COLUMNS = (
     "due_at",
     "urgent",
     "created_at",
+    "sent_at",
 )
 
 
@@ -620,7 +599,7 @@ def shared_with_receiver(of: Any = Referral) -> ColumnElement[bool]:
 
     `of`: the referrals table or an alias of it, here and in the other SQL rules below.
     """
-    return exists().where(ReferralEvent.referral_id == of.id, ReferralEvent.trigger == SHARING_TRIGGER)
+    return of.sent_at.is_not(None)
 
 
 def in_states(
@@ -653,7 +632,6 @@ def _listed(
     names = dict(
         session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(others))).all()
     )
-    sent = sent_times(session, [r.id for r in referrals])
     rows = []
     for referral in referrals:
         protocol = protocols.get(referral.protocol_name, referral.protocol_version)
@@ -671,7 +649,7 @@ def _listed(
                 status=state,
                 waits_on_us=state.waits_on == ("sender" if outgoing else "receiver"),
                 created_at=referral.created_at,
-                sent_at=sent.get(referral.id),
+                sent_at=referral.sent_at,
             )
         )
     return rows
@@ -793,12 +771,7 @@ def overdue(protocols: ProtocolLibrary, now: datetime, of: Any = Referral) -> Co
 
 def newest_first(of: Any = Referral) -> tuple[ColumnElement, ...]:
     """Newest first by when the referral was sent (opened, for one never sent), then by number."""
-    first_sent = (
-        select(func.min(ReferralEvent.at))
-        .where(ReferralEvent.referral_id == of.id, ReferralEvent.trigger == SHARING_TRIGGER)
-        .scalar_subquery()
-    )
-    return (func.coalesce(first_sent, of.created_at).desc(), of.id.desc())
+    return (func.coalesce(of.sent_at, of.created_at).desc(), of.id.desc())
 
 
 def inbox(

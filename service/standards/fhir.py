@@ -32,7 +32,6 @@ from service.referrals.models import ReferralEvent
 from service.referrals.operations import PersonDetails
 from service.referrals.operations import parties_seeing
 from service.referrals.operations import read_person
-from service.referrals.queries import sent_at
 from service.referrals.queries import transition_of
 from service.standards.hsds import NEEDS_TAXONOMY
 from workflows.loader import ProtocolLibrary
@@ -208,7 +207,7 @@ class _Bundle:
             "category": [{"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}]}],
             "priority": "urgent" if referral.urgent else "routine",
             "subject": self.reference("patient"),
-            "authoredOn": _instant(sent_at(self.session, referral.id) or referral.created_at),
+            "authoredOn": _instant(referral.sent_at or referral.created_at),
             "requester": self.reference("sender"),
             "performer": [self.reference("receiver")],
         }

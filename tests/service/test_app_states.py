@@ -41,6 +41,7 @@ from service.errors import ReferralError
 from service.referrals.actors import Actor
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
+from service.referrals.operations import SHARING_TRIGGER
 from service.referrals.operations import PersonDetails
 from service.referrals.operations import due_referral_ids
 from service.referrals.operations import fire
@@ -448,6 +449,11 @@ def test_no_story_breaks_isolation_finality_or_the_event_log(engine, protocols, 
                 assert [e.seq for e in log] == list(range(1, len(log) + 1)), f"referral {referral.id}: gaps"
                 assert referral.last_seq == len(log)
                 assert log[-1].to_state == referral.state, f"referral {referral.id}: log and state differ"
+                # The seeing rule and the lists read when it was sent on the referral: the log's first 'send'.
+                sendings = [e.at for e in log if e.trigger == SHARING_TRIGGER]
+                assert referral.sent_at == (sendings[0] if sendings else None), (
+                    f"referral {referral.id}: sent_at"
+                )
                 for earlier, later in itertools.pairwise(log):
                     if later.from_state is not None:
                         assert later.from_state == earlier.to_state, f"referral {referral.id}: a jump"

@@ -61,6 +61,7 @@ def written(
                 due_at=protocol.due_at(state, at, 0, parameters),
                 last_seq=1 if state == protocol.initial else 2,
                 created_at=at,
+                sent_at=None if state == protocol.initial else at,
             )
         )
     session.add_all(referrals)

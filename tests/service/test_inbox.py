@@ -7,8 +7,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sqlalchemy import func
+from sqlalchemy import select
+
+from service.referrals.models import ReferralEvent
+from service.referrals.operations import SHARING_TRIGGER
 from service.referrals.queries import INBOX_PAGE_SIZE
-from service.referrals.queries import sent_times
 from service.referrals.queries import status
 from tests.conftest import Network
 from tests.service.test_api_referrals import statements
@@ -46,7 +50,16 @@ def received_by_shelter(session, protocols, network: Network, clock, each: int) 
 def expected_order(session, protocols, referrals, now) -> list[int]:
     """The inbox's order as it was sorted in Python before it was paged: open ones first, overdue
     first, then the newest sent, then the highest number; never a draft."""
-    sent = sent_times(session, [r.id for r in referrals])
+    sent = dict(  # from the event log, which `referrals.sent_at` stands for
+        session.execute(
+            select(ReferralEvent.referral_id, func.min(ReferralEvent.at))
+            .where(
+                ReferralEvent.referral_id.in_([r.id for r in referrals]),
+                ReferralEvent.trigger == SHARING_TRIGGER,
+            )
+            .group_by(ReferralEvent.referral_id)
+        ).all()
+    )
     shown = [r for r in referrals if r.id in sent]
 
     def key(referral) -> tuple:
