@@ -10,6 +10,7 @@ from service.address_book.models import PartnershipContact
 from service.api.models import ApiKey
 from service.audit.models import AuditEntry
 from service.db import Base
+from service.directory.held_imports import HeldImport
 from service.directory.models import Need
 from service.directory.models import Organization
 from service.directory.models import Partnership
@@ -41,6 +42,7 @@ __all__ = [
     "ContactPerson",
     "EmergencyDisclosure",
     "Heartbeat",
+    "HeldImport",
     "JoinRequest",
     "JoinRequestEvent",
     "Need",

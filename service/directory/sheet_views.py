@@ -1,18 +1,14 @@
 """The regional admin's spreadsheet import: upload, map the columns, check (dry run), then import.
 
-Between the upload and the import, the file waits in the data folder under a
-random name that only this browser's signed session knows; it is deleted once
-imported, cancelled or replaced by another upload. A directory file holds
-organizations' public details, never a woman's.
+Between the upload and the import, the file waits in the database
+(`held_imports`), found by a random token that only this browser's signed
+session knows; it is deleted once imported, cancelled or replaced by another
+upload. A directory file holds organizations' public details, never a woman's.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from flask import Blueprint
 from flask import abort
@@ -26,13 +22,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from flask_wtf.file import FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from service.config import settings
+from service.directory import held_imports
 from service.directory import sheet_wording
 from service.directory.operations import may_create_organization
 from service.directory.sheet_columns import CONTACT_FIELDS
@@ -50,19 +46,17 @@ from service.standards.taxonomy_map import TaxonomyMapError
 from service.standards.taxonomy_map import configured_map
 from service.web.clock import request_clock
 from service.web.database import db
+from service.web.forms import Form
 
 blueprint = Blueprint("directory_import", __name__, url_prefix="/directory/import")
+# The session's key for the token of the file held between upload and import.
 HELD = "directory_import"
-# A held file's name: when it came (app clock, seconds) and a random token only the session knows.
-HELD_NAME = re.compile(r"^(\d{1,12})-[A-Za-z0-9_-]{32}$")
-# A file whose import was left unfinished (the session ended) is deleted at the next upload after this.
-LEFT_FOR = timedelta(hours=24)
 # What the page shows of each column, and of the plan: enough to check, not the whole file.
 EXAMPLES = 3
 SHOWN_CHANGES = 1000
 
 
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     sheet = FileField(
         _l("Spreadsheet (CSV or XLSX)"), validators=[FileRequired(_l("Choose a file to import."))]
     )
@@ -202,51 +196,25 @@ def _imported_words(plan: SheetPlan) -> str:
 # The held file ----------------------------------------------------------------------------
 
 
-def _folder() -> Path:
-    return settings().data_dir / "imports"
-
-
 def _hold(data: bytes, filename: str) -> None:
     _forget()
-    folder = _folder()
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    now = request_clock()()
-    _delete_left_before(folder, int((now - LEFT_FOR).timestamp()))
-    token = f"{int(now.timestamp())}-{secrets.token_urlsafe(24)}"
-    path = folder / f"{token}.upload"
-    path.write_bytes(data)
-    path.chmod(0o600)
-    session[HELD] = {"token": token, "filename": Path(filename).name[:120]}
-
-
-def _held_path() -> tuple[Path, str] | None:
-    held: Any = session.get(HELD)
-    if not isinstance(held, dict) or not HELD_NAME.match(str(held.get("token", ""))):
-        return None
-    return _folder() / f"{held['token']}.upload", str(held.get("filename", ""))
+    token = held_imports.hold(db(), data, Path(filename).name, request_clock()())
+    session[HELD] = token
 
 
 def _held_sheet() -> tuple[Sheet, str] | None:
-    found = _held_path()
-    if found is None or not found[0].is_file():
+    token = session.get(HELD)
+    found = held_imports.held(db(), token) if isinstance(token, str) else None
+    if found is None:
         return None
-    path, filename = found
     try:
-        return read_sheet(path.read_bytes(), filename, max_bytes=settings().import_max_bytes), filename
+        sheet = read_sheet(found.content, found.filename, max_bytes=settings().import_max_bytes)
     except SheetError:
         return None
-
-
-def _delete_left_before(folder: Path, moment: int) -> None:
-    """Delete the files of imports left unfinished, uploaded before `moment` (seconds)."""
-    for path in folder.glob("*.upload"):
-        found = HELD_NAME.match(path.stem)
-        if found and int(found.group(1)) < moment:
-            path.unlink(missing_ok=True)
+    return sheet, found.filename
 
 
 def _forget() -> None:
-    found = _held_path()
-    if found is not None:
-        found[0].unlink(missing_ok=True)
-    session.pop(HELD, None)
+    token = session.pop(HELD, None)
+    if isinstance(token, str):
+        held_imports.forget(db(), token)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from service.accounts.models import Role
 from service.config import settings
+from service.directory.held_imports import HeldImport
 from service.directory.models import Organization
 from tests.conftest import sign_in
 from tests.service.test_directory_operations import make_user
@@ -27,9 +28,9 @@ def upload(browser, data: bytes, filename: str = "annuaire.csv"):
     return browser.post("/directory/import/", data={"sheet": (io.BytesIO(data), filename)})
 
 
-def held_files() -> list:
-    folder = settings().data_dir / "imports"
-    return sorted(folder.iterdir()) if folder.exists() else []
+def held_files(session) -> list[str]:
+    """The files waiting between their upload and their import (in the database: any web instance)."""
+    return sorted(session.scalars(select(HeldImport.token_hash)))
 
 
 def chosen_columns(page: str) -> dict[str, str]:
@@ -48,7 +49,7 @@ def text(response) -> str:
 def test_she_uploads_checks_then_imports_and_the_held_file_is_deleted(admin_browser, session):
     uploaded = upload(admin_browser, french_excel_csv(*ROWS))
     assert uploaded.status_code == 303
-    assert len(held_files()) == 1
+    assert len(held_files(session)) == 1
     columns = admin_browser.get("/directory/import/columns")
     assert "Importer : choisir les colonnes" in text(columns)
     form = chosen_columns(columns.text)
@@ -71,7 +72,7 @@ def test_she_uploads_checks_then_imports_and_the_held_file_is_deleted(admin_brow
     assert (
         session.scalar(select(Organization).where(Organization.name == "Banque Fictive du Quai")) is not None
     )
-    assert held_files() == []
+    assert held_files(session) == []
     assert "Importation terminée" in text(admin_browser.get("/directory/"))
 
 
@@ -100,7 +101,7 @@ def test_a_refused_row_is_shown_in_french_and_there_is_no_import_button(admin_br
         (b"PK\x03\x04 broken", "Le fichier XLSX ne peut pas être ouvert"),
     ],
 )
-def test_a_bad_file_gets_a_french_error_never_a_stack_trace(admin_browser, data, message):
+def test_a_bad_file_gets_a_french_error_never_a_stack_trace(admin_browser, session, data, message):
     if data is None:
         response = admin_browser.post("/directory/import/", data={})
     else:
@@ -109,10 +110,10 @@ def test_a_bad_file_gets_a_french_error_never_a_stack_trace(admin_browser, data,
     assert response.status_code == 200
     assert message in text(response)
     assert "Traceback" not in response.text
-    assert held_files() == []
+    assert held_files(session) == []
 
 
-def test_a_file_over_the_limit_is_refused_with_the_limit_in_words(app, admin_browser, monkeypatch):
+def test_a_file_over_the_limit_is_refused_with_the_limit_in_words(app, admin_browser, session, monkeypatch):
     monkeypatch.setenv("MAILLAGE_IMPORT_MAX_BYTES", "2000")
     settings.cache_clear()
 
@@ -122,20 +123,20 @@ def test_a_file_over_the_limit_is_refused_with_the_limit_in_words(app, admin_bro
     assert "Le fichier est trop volumineux : au plus 2 ko." in text(small_over)
     assert far_over.status_code == 413
     assert "Le fichier est trop volumineux" in text(far_over)
-    assert held_files() == []
+    assert held_files(session) == []
 
 
-def test_a_new_upload_or_cancelling_deletes_the_file_held_before(admin_browser):
+def test_a_new_upload_or_cancelling_deletes_the_file_held_before(admin_browser, session):
     upload(admin_browser, french_excel_csv(*ROWS))
-    first = held_files()
+    first = held_files(session)
     upload(admin_browser, french_excel_csv(ROWS[2]))
-    assert len(held_files()) == 1
-    assert held_files() != first
+    assert len(held_files(session)) == 1
+    assert held_files(session) != first
 
     cancelled = admin_browser.post("/directory/import/cancel")
 
     assert cancelled.status_code == 303
-    assert held_files() == []
+    assert held_files(session) == []
     assert admin_browser.get("/directory/import/columns").status_code == 303
 
 
@@ -147,7 +148,7 @@ def test_nobody_but_the_regional_admin_reaches_the_import(app, session, network,
     assert browser.get("/directory/import/").status_code == 403
     assert upload(browser, french_excel_csv(*ROWS)).status_code == 403
     assert browser.post("/directory/import/columns", data={"column-0": "name"}).status_code == 403
-    assert held_files() == []
+    assert held_files(session) == []
 
 
 def test_a_stranger_is_sent_to_sign_in(client):
@@ -157,13 +158,25 @@ def test_a_stranger_is_sent_to_sign_in(client):
 def test_a_file_left_by_an_unfinished_import_is_deleted_at_an_upload_a_day_later(app, session, clock):
     admin = make_user(session, Role.REGIONAL_ADMIN, None, clock)
     upload(sign_in(app.test_client(), admin, session), french_excel_csv(*ROWS))
-    left = held_files()
+    left = held_files(session)
     clock.advance(hours=23)
     upload(sign_in(app.test_client(), admin, session), french_excel_csv(ROWS[2]))
-    assert set(left) < set(held_files())  # a day has not passed: that import may still go on
+    assert set(left) < set(held_files(session))  # a day has not passed: that import may still go on
 
     clock.advance(hours=2)
     upload(sign_in(app.test_client(), admin, session), french_excel_csv(ROWS[1]))
 
-    assert not set(left) & set(held_files())
-    assert len(held_files()) == 2
+    assert not set(left) & set(held_files(session))
+    assert len(held_files(session)) == 2
+
+
+def test_the_uploaded_file_waits_in_the_database_not_on_this_instance_s_disk(admin_browser, session):
+    """With several web instances, the next step may land on another: nothing is kept on this one."""
+    data = french_excel_csv(*ROWS)
+    upload(admin_browser, data)
+
+    files = [path for path in settings().data_dir.rglob("*") if path.is_file()]
+    assert [path for path in files if data in path.read_bytes()] == []
+    [held] = session.scalars(select(HeldImport)).all()
+    assert held.content == data
+    assert "Importer : choisir les colonnes" in text(admin_browser.get("/directory/import/columns"))
