@@ -28,6 +28,7 @@ from service.referrals.models import EmergencyDisclosure
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
 from service.referrals.models import ReferralPerson
+from service.referrals.read_markers import ReferralReadMarker
 from service.reports.models import REPORT_INDEXES
 from service.reports.models import ReferralFigure
 from service.unmet_needs.models import UnmetNeed
@@ -58,6 +59,7 @@ __all__ = [
     "ReferralEvent",
     "ReferralFigure",
     "ReferralPerson",
+    "ReferralReadMarker",
     "Role",
     "Service",
     "SignedLink",

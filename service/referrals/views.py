@@ -65,6 +65,8 @@ from service.referrals.queries import possible_duplicates
 from service.referrals.queries import protocol_for
 from service.referrals.queries import referral_page
 from service.referrals.queries import timeline
+from service.referrals.read_markers import mark_read
+from service.referrals.read_markers import unread_counts
 from service.referrals.rights_forms import VersionForm
 from service.web.clock import request_clock
 from service.web.database import db
@@ -101,7 +103,11 @@ def dashboard() -> str | Response:
         kept = arguments | {f"{part}_page": str(number)}
         return url_for("referrals.dashboard", **kept, _anchor=f"{part}-title")
 
-    return render_template("referrals/dashboard.html", rows=rows, now=now, page_address=page_address)
+    # One grouped query for every referral of the organization: the rows' badges and the total.
+    unread = unread_counts(db(), current_user.organization_id) if current_user.organization_id else {}
+    return render_template(
+        "referrals/dashboard.html", rows=rows, now=now, page_address=page_address, unread=unread
+    )
 
 
 @blueprint.route("/referrals/received")
@@ -123,7 +129,8 @@ def inbox() -> str:
     def page_address(_part: str, number: int) -> str:
         return url_for("referrals.inbox", **(arguments | {"page": str(number)}), _anchor="inbox-title")
 
-    return render_template("referrals/inbox.html", listing=listing, page_address=page_address)
+    unread = unread_counts(db(), current_user.organization_id, [row.id for row in listing.rows])
+    return render_template("referrals/inbox.html", listing=listing, page_address=page_address, unread=unread)
 
 
 # Intake -----------------------------------------------------------------------------
@@ -442,14 +449,17 @@ def _render(
         form.version.data = referral.version
         form.confirm_duplicate.data = "1"
         send_anyway = ActionEntry(send, form)
+    reads_messages = may_read_messages(current_user.actor, referral, request_clock()())
+    entries = hide_unreadable(timeline(session, protocol_library(), page, language), reads_messages)
+    if side_of(current_user.actor, referral) is not None:
+        # Whoever of the organization opens the page has read the messages for it (or, after her
+        # withdrawal, seen that there are some it may no longer read: they are not waiting on it).
+        mark_read(session, referral.id, current_user.organization_id)
     return render_template(
         "referrals/referral.html",
         page=page,
         person=person,
-        entries=hide_unreadable(
-            timeline(session, protocol_library(), page, language),
-            may_read_messages(current_user.actor, referral, request_clock()()),
-        ),
+        entries=entries,
         message_form=MessageForm(prefix=MESSAGE_PREFIX, formdata=None),
         may_write_messages=side_of(current_user.actor, referral) is not None and not page.is_draft,
         actions=action_forms(page.actions, organizations, referral.version, submitted),

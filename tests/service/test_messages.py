@@ -25,6 +25,7 @@ from service.referrals.operations import record_consent
 from service.referrals.operations import withdraw_consent
 from service.referrals.person_rights import as_json
 from service.referrals.person_rights import person_file
+from service.referrals.read_markers import unread_counts
 from service.referrals.retention import erase_personal_data
 from tests.conftest import sign_in
 
@@ -257,3 +258,34 @@ def test_an_answer_tells_the_sender_and_a_marked_one_her_coordinators_too(sessio
     ]
     [message] = messages_for(session, referral.id, network.womens_centre.caseworker, now=clock.now)
     assert message.for_coordinator
+
+
+# Unread messages ----------------------------------------------------------------------
+
+
+def test_unread_messages_are_counted_per_organization_until_its_page_is_opened(
+    app, session, network, referral, clock
+):
+    number = referral.id  # the requests close the test's session
+    shelter, centre = network.shelter.organization.id, network.womens_centre.organization.id
+    for text in ("Est-elle toujours en attente?", WORDS):
+        write_message(session, number, network.womens_centre.caseworker, text, clock=clock)
+    assert unread_counts(session, shelter) == {number: 2}
+    assert unread_counts(session, shelter, [number]) == {number: 2}
+    assert unread_counts(session, centre) == {}  # its own messages wait on nobody there
+    assert unread_counts(session, network.legal_aid.organization.id) == {}
+
+    receiver = sign_in(app.test_client(), network.shelter.coordinator, session)
+    assert "2 messages non lus" in receiver.get("/").text
+    assert "2 messages non lus" in receiver.get("/referrals/received").text
+    receiver.get(f"/referrals/{number}")  # read for the whole shelter
+    assert unread_counts(session, shelter) == {}
+    assert "non lu" not in receiver.get("/referrals/received").text
+    colleague = sign_in(app.test_client(), network.shelter.caseworker, session)
+    assert "non lu" not in colleague.get("/referrals/received").text
+
+    write_message(session, number, network.shelter.caseworker, "Elle arrive demain", clock=clock)
+    assert unread_counts(session, centre) == {number: 1}
+    assert unread_counts(session, shelter) == {}
+    sender = sign_in(app.test_client(), network.womens_centre.caseworker, session)
+    assert "1 message non lu" in sender.get("/").text
