@@ -230,6 +230,7 @@ class PageSessions(SecureCookieSessionInterface):
 def register(app: Flask) -> None:
     """Mount the API and its key pages on `app`."""
     from service.api import directory  # noqa: F401 - registers its routes
+    from service.api import messages  # noqa: F401
     from service.api import openapi  # noqa: F401
     from service.api import protocols  # noqa: F401
     from service.api import referrals  # noqa: F401

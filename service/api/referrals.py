@@ -44,6 +44,8 @@ from service.api.schemas import TriggerIn
 from service.errors import ReferralError
 from service.protocols import protocol_library
 from service.referrals.actors import Actor
+from service.referrals.messages import hide_unreadable
+from service.referrals.messages import may_read_messages
 from service.referrals.models import Referral
 from service.referrals.operations import PersonDetails
 from service.referrals.operations import fire
@@ -273,8 +275,8 @@ def _minimal() -> bool:
 @blueprint.get("/referrals/<int:referral_id>/events")
 @documented("The referral's event log, oldest first", tag=TAG, response=EventList)
 def events(referral_id: int) -> Response:
-    session, protocols, language = db(), protocol_library(), problems.language()
-    page = referral_page(session, protocols, referral_id, actor(), language=language, now=request_clock()())
+    session, protocols, language, viewer = db(), protocol_library(), problems.language(), actor()
+    page = referral_page(session, protocols, referral_id, viewer, language=language, now=request_clock()())
     items = [
         EventOut(
             seq=entry.seq,
@@ -291,7 +293,10 @@ def events(referral_id: int) -> Response:
             reason=entry.reason,
             target_organization_id=entry.target_organization_id,
         )
-        for entry in timeline(session, protocols, page, language)
+        for entry in hide_unreadable(
+            timeline(session, protocols, page, language),
+            may_read_messages(viewer, page.referral, request_clock()()),
+        )
     ]
     return answer(EventList(items=items))
 

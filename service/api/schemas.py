@@ -431,7 +431,7 @@ class EventOut(BaseModel):
 
     seq: int
     at: datetime
-    kind: str = Field(description="opened, edited, transition, reminder or escalation.")
+    kind: str = Field(description="opened, edited, transition, reminder, escalation or message.")
     trigger: str | None
     title: str | None
     from_state: str | None
@@ -446,6 +446,43 @@ class EventOut(BaseModel):
 
 class EventList(BaseModel):
     items: list[EventOut]
+
+
+# Messages ---------------------------------------------------------------------------
+
+
+class MessageIn(Body):
+    """A message to the other organization of the referral. It is told by email, without the content."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"text": "Apporter sa carte d'assurance maladie.", "for_coordinator": False}]
+        },
+    )
+
+    text: Said = Field(max_length=2000)
+    for_coordinator: bool = Field(
+        default=False, description="Tell the other organization's coordinators too: an escalation by hand."
+    )
+
+
+class MessageOut(BaseModel):
+    """One message of the referral, oldest first in a list."""
+
+    id: int
+    at: datetime
+    party: Literal["sender", "receiver"] = Field(description="The side that wrote it.")
+    author: str | None = Field(description="Who wrote it; null for a partner through a signed link.")
+    text: str | None = Field(
+        description="Null where her consent no longer lets the reader's organization read it, "
+        "or once the retention period erased it."
+    )
+    for_coordinator: bool
+
+
+class MessageList(BaseModel):
+    items: list[MessageOut]
 
 
 Problem.model_rebuild()

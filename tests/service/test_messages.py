@@ -28,6 +28,9 @@ from service.referrals.person_rights import person_file
 from service.referrals.read_markers import unread_counts
 from service.referrals.retention import erase_personal_data
 from tests.conftest import sign_in
+from tests.service.test_api_referrals import PROBLEM
+from tests.service.test_api_referrals import Api
+from tests.service.test_api_referrals import key_for
 
 NAME = "Personne Fictive 14"
 WORDS = "Elle ne peut être appelée qu'après 15 h, apporter sa carte"
@@ -289,3 +292,95 @@ def test_unread_messages_are_counted_per_organization_until_its_page_is_opened(
     assert unread_counts(session, shelter) == {}
     sender = sign_in(app.test_client(), network.womens_centre.caseworker, session)
     assert "1 message non lu" in sender.get("/").text
+
+
+def test_the_page_checkbox_marks_a_message_for_the_coordinators(app, session, network, referral):
+    number = referral.id  # the requests close the test's session
+    sender = sign_in(app.test_client(), network.womens_centre.caseworker, session)
+    page = sender.get(f"/referrals/{number}").text
+    assert "Signaler à la coordination de l\u2019autre organisme" in page
+    sender.post(f"/referrals/{number}/messages", data={"message-text": WORDS, "message-for_coordinator": "y"})
+    parties = [n.recipient_party for n in notices(session, session.get(Referral, number))]
+    assert parties == ["receiver", "receiver_coordinator"]
+    receiver = sign_in(app.test_client(), network.shelter.coordinator, session)
+    assert "Message pour la coordination" in receiver.get(f"/referrals/{number}").text
+
+
+# The API ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def apis(client, session, network) -> tuple[Api, Api, Api]:
+    """The centre's, the shelter's and legal aid's records systems, each with a key."""
+    return tuple(
+        Api(client, key_for(session, side.coordinator))
+        for side in (network.womens_centre, network.shelter, network.legal_aid)
+    )
+
+
+def test_the_api_lists_and_posts_messages(apis, session, network, referral, clock):
+    number = referral.id
+    centre, shelter, legal_aid = apis
+    posted = centre.post(f"/referrals/{number}/messages", {"text": WORDS, "for_coordinator": True})
+    assert posted.status_code == 201, posted.text
+    assert posted.json["party"] == "sender"
+    assert posted.json["text"] == WORDS
+    assert posted.json["for_coordinator"] is True
+
+    answered = shelter.post(f"/referrals/{number}/messages", {"text": "Reçu, merci"})
+    assert answered.status_code == 201, answered.text
+    listed = shelter.get(f"/referrals/{number}/messages")
+    assert listed.status_code == 200
+    assert [(m["party"], m["text"]) for m in listed.json["items"]] == [
+        ("sender", WORDS),
+        ("receiver", "Reçu, merci"),
+    ]
+
+    assert legal_aid.get(f"/referrals/{number}/messages").status_code == 404
+    assert legal_aid.post(f"/referrals/{number}/messages", {"text": "Bonjour"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {"text": ""},
+        {"text": "   "},
+        {"text": "x" * 2001},
+        {"text": "a\x00b"},
+        {"text": "ok", "extra": 1},
+        {"text": "ok", "for_coordinator": "yes"},
+        {},
+    ],
+)
+def test_the_api_refuses_a_bad_message(apis, referral, sent):
+    centre, _shelter, _legal_aid = apis
+    response = centre.post(f"/referrals/{referral.id}/messages", sent)
+    assert response.status_code == 422, response.text
+    assert response.headers["Content-Type"] == PROBLEM
+
+
+def test_the_api_hides_the_text_from_the_receiver_after_her_withdrawal(
+    apis, session, network, referral, clock
+):
+    number = referral.id
+    centre, shelter, _legal_aid = apis
+    assert centre.post(f"/referrals/{number}/messages", {"text": WORDS}).status_code == 201
+    withdraw_consent(session, number, network.womens_centre.caseworker, clock=clock)
+
+    [message] = shelter.get(f"/referrals/{number}/messages").json["items"]
+    assert message["text"] is None
+    events = shelter.get(f"/referrals/{number}/events").json["items"]
+    assert [e["comment"] for e in events if e["kind"] == MESSAGE_KIND] == [None]
+    assert WORDS in [e["comment"] for e in centre.get(f"/referrals/{number}/events").json["items"]]
+    refused = shelter.post(f"/referrals/{number}/messages", {"text": "Encore là?"})
+    assert refused.status_code == 409
+
+
+def test_the_openapi_document_describes_the_messages(client):
+    spec = client.get("/api/v1/openapi.json").json
+    operations = spec["paths"]["/api/v1/referrals/{referral_id}/messages"]
+    assert set(operations) == {"get", "post"}
+    assert "201" in operations["post"]["responses"]
+    schema = spec["components"]["schemas"]["MessageIn"]
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["text"]["maxLength"] == 2000
