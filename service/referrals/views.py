@@ -151,7 +151,10 @@ def _prepare(form: IntakeForm, keep: list[str] | None = None) -> list:
         key=lambda g: order.index(g.code) if g.code in order else len(order),
     )
     form.needs.choices = [SelectChoice(code, label) for group in groups for code, label in group.needs]
-    codes = list(form.needs.data or [])
+    # Only needs the form offers reach the query: a code typed by hand (a NUL byte, which PostgreSQL
+    # refuses in text) is not one, and the form's validation, later, says so.
+    offered = {code for group in groups for code, _label in group.needs}
+    codes = [code for code in form.needs.data or [] if code in offered]
     suggestions = partner_suggestions(session, current_user.organization_id, codes)
     protocols = None
     if current_user.is_coordinator:
