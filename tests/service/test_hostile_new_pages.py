@@ -81,6 +81,22 @@ EXCEPTION_TEXT = re.compile(
     r"(Value|Key|Type|Attribute|Index|Integrity|Data|Operational|Programming)Error|Exception:",
 )
 WRONG_METHODS = ("PUT", "DELETE", "PATCH")
+# What pages read from their address (request.args), beside their GET forms' own fields.
+QUERY_NAMES = (
+    "q",
+    "page",
+    "lang",
+    "table",
+    "partner",
+    "paper",
+    "organization",
+    "referral",
+    "need",
+    "protocol",
+)
+QUERY_KINDS = ("nul", "controls", "unicode", "huge number", "negative")
+# Where a sign-in page may be told to go next: only ever somewhere on this site.
+OFF_SITE = ("//evil.example/x", "https://evil.example/x", "/\\evil.example", "javascript:alert(1)")
 
 
 @contextmanager
@@ -235,6 +251,9 @@ class Probe:
         if response.status_code >= 500 and response.status_code != 503:
             self.failures.append(where)
             return
+        location = response.headers.get("Location", "")
+        if location and (not location.startswith("/") or location.startswith(("//", "/\\"))):
+            self.failures.append(f"{where}: sent off site, to {location[:80]!r}")
         body = response.get_data(as_text=True) if response.mimetype.startswith("text/") else ""
         if EXCEPTION_TEXT.search(body):
             self.failures.append(f"{where}: exception text {EXCEPTION_TEXT.search(body).group(0)!r}")
@@ -257,6 +276,11 @@ def walk(rule: Rule, visitors: dict[str, FlaskClient], places: Places, caplog) -
             probe.check(who, "GET", own, page)
             if page.status_code == 200 and page.mimetype == "text/html":
                 fields, files = form_fields(page.text)
+            for kind in QUERY_KINDS:
+                query = dict.fromkeys({*QUERY_NAMES, *fields}, HOSTILE_TEXT[kind])
+                probe.check(who, "GET", own, browser.get(own, query_string=query), f"?{kind}")
+            for place in OFF_SITE:
+                probe.check(who, "GET", own, browser.get(own, query_string={"next": place}), "?next")
         for path in hostile_addresses(rule, places):
             for method in methods:
                 probe.check(who, method, path, send(browser, method, path))
@@ -608,3 +632,49 @@ def test_an_imported_contact_person_stays_out_of_logs_and_addresses(importer, se
     assert session.scalars(select(ContactPerson).where(ContactPerson.email == CANARY_EMAIL)).one()
     assert trail.holds(CANARY_NAME) == []
     assert trail.holds(CANARY_EMAIL) == []
+
+
+# The pages behind a good token -------------------------------------------------------------------
+
+
+def test_the_forms_behind_a_good_invitation_or_reset_link_refuse_hostile_input_without_a_500(
+    probed_app, session, network, protocols, clock, caplog
+):
+    coordinator = sign_in(probed_app.test_client(), network.shelter.coordinator, session)
+    data = {
+        "name": "Nouvelle Fictive",
+        "email": "nouvelle@exemple.org",
+        "role": "caseworker",
+        "language": "fr",
+    }
+    assert coordinator.post("/team/invite", data=data).status_code == 303
+    [invitation] = [row for row in outbox_rows(session) if row.template == "account_invitation"]
+    [invited] = compose_summary(session, invitation, base_url="https://maillage.example", now=clock())
+    stranger = probed_app.test_client()
+    shelter_caseworker = f"caseworker@{network.shelter.organization.id}.example.org"
+    assert stranger.post("/password/forgot", data={"email": shelter_caseworker}).status_code == 303
+    [reset] = [
+        row for row in outbox_rows(session) if row.template == "password_reset" and row.status == "pending"
+    ]
+    [reset_email] = compose(session, protocols, reset, base_url="https://maillage.example", now=clock.now)
+    session.commit()
+    pages = [
+        re.search(r"/invitation/[A-Za-z0-9_-]+", invited.text).group(0),
+        re.search(r"/password/reset/[A-Za-z0-9_-]+", reset_email.text).group(0),
+    ]
+    probe = Probe([])
+    for page in pages:
+        fields, _files = form_fields(stranger.get(page).text)
+        assert fields, page  # the form is there: the link is good
+        for kind, value in HOSTILE_TEXT.items():
+            # The confirmation differs: an odd password that is a good one would use the link up.
+            data = dict.fromkeys(fields, value) | {"again": "différent"}
+            probe.check("stranger", "POST", page, stranger.post(page, data=data), kind)
+        probe.check("stranger", "POST", page, stranger.post(page, data={}), "nothing")
+        assert stranger.get(page).status_code == 200, page  # none of it used the link up
+        odd = dict.fromkeys(fields, HOSTILE_TEXT["unicode"])  # a good password, though odd
+        probe.check("stranger", "POST", page, stranger.post(page, data=odd), "unicode, both")
+        assert stranger.get(page).status_code in (404, 410), page  # used
+        stranger.post("/sign-out")
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert (probe.failures, errors) == ([], [])
