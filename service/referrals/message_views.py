@@ -17,6 +17,7 @@ from service.errors import NotAllowed
 from service.referrals.message_forms import PREFIX
 from service.referrals.message_forms import MessageForm
 from service.referrals.messages import write_message
+from service.referrals.views import page_with_message_form
 from service.web.clock import request_clock
 from service.web.database import db
 
@@ -25,15 +26,12 @@ blueprint = Blueprint("messages", __name__)
 
 @blueprint.route("/referrals/<int:referral_id>/messages", methods=["POST"])
 @login_required
-def write(referral_id: int) -> Response:
-    """Add the message written on the referral's page; a refusal says why, in a flash, on the page."""
-    back = redirect(url_for("referrals.show", referral_id=referral_id, _anchor="messages-title"), 303)
+def write(referral_id: int) -> str | Response:
+    """Add the message written on the referral's page; a refusal shows the page again, saying why
+    beside the message, whose text is kept."""
     form = MessageForm(prefix=PREFIX)
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "error")
-        return back
+        return page_with_message_form(referral_id, form)
     try:
         write_message(
             db(),
@@ -44,13 +42,13 @@ def write(referral_id: int) -> Response:
             clock=request_clock(),
         )
     except ConsentRequired:
-        flash(_("Her consent is no longer valid: no message can be written on this referral."), "error")
-        return back
+        why = _("Her consent is no longer valid: no message can be written on this referral.")
     except NotAllowed:
-        flash(_("Messages can be written once the referral is sent."), "error")
-        return back
+        why = _("Messages can be written once the referral is sent.")
     except ConcurrentUpdate:
-        flash(_("This referral changed in the meantime. Write your message again."), "error")
-        return back
-    flash(_("Message sent. The other organization is told by email, without its content."), "success")
-    return back
+        why = _("This referral changed in the meantime. Send your message again.")
+    else:
+        flash(_("Message sent. The other organization is told by email, without its content."), "success")
+        return redirect(url_for("referrals.show", referral_id=referral_id, _anchor="messages-title"), 303)
+    form.text.errors = [*form.text.errors, why]
+    return page_with_message_form(referral_id, form)

@@ -432,10 +432,16 @@ def show(referral_id: int) -> str:
     return _render(_page(referral_id))
 
 
+def page_with_message_form(referral_id: int, message_form: MessageForm) -> str:
+    """The referral's page again with a refused message form: its errors beside it, her text kept."""
+    return _render(_page(referral_id), message_form=message_form)
+
+
 def _render(
     page: ReferralPage,
     submitted: ActionForm | None = None,
     duplicates: list[Duplicate] | None = None,
+    message_form: MessageForm | None = None,
 ) -> str:
     session = db()
     language = current_locale()
@@ -463,7 +469,7 @@ def _render(
         page=page,
         person=person,
         entries=entries,
-        message_form=MessageForm(prefix=MESSAGE_PREFIX, formdata=None),
+        message_form=message_form or MessageForm(prefix=MESSAGE_PREFIX, formdata=None),
         may_write_messages=side_of(current_user.actor, referral) is not None and not page.is_draft,
         actions=action_forms(page.actions, organizations, referral.version, submitted),
         submitted=submitted,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -158,6 +159,19 @@ def test_a_bad_message_is_refused_in_french(app, session, network, referral, tex
     assert not session.scalars(
         select(ReferralEvent).where(ReferralEvent.referral_id == number, ReferralEvent.kind == MESSAGE_KIND)
     ).all()
+
+
+def test_a_refused_message_keeps_what_she_typed_beside_the_reason(app, session, network, referral):
+    number = referral.id  # the requests close the test's session
+    sender = sign_in(app.test_client(), network.womens_centre.caseworker, session)
+    typed = "Elle préfère être appelée après 15 h. " * 60  # over the limit
+
+    response = sender.post(f"/referrals/{number}/messages", data={"message-text": typed})
+
+    assert response.status_code == 200
+    page = unescape(response.text)
+    assert "2000" in page
+    assert typed.strip() in page, "her text is still in the form"
 
 
 def test_the_partner_writes_through_her_signed_link(app, session, network, referral, clock):
