@@ -53,7 +53,12 @@ def test_check_names_file_line_field_and_problem(runner, protocols_folder, tmp_p
 def test_list_and_show_describe_the_protocols(runner):
     listed = runner.invoke(main, ["protocols", "list"])
     assert listed.exit_code == 0
-    assert [line.split()[0] for line in listed.output.splitlines()] == ["accompanied", "join_request", "standard", "urgent"]
+    assert [line.split()[0] for line in listed.output.splitlines()] == [
+        "accompanied",
+        "join_request",
+        "standard",
+        "urgent",
+    ]
     shown = runner.invoke(main, ["protocols", "show", "standard", "--language", "en"])
     assert shown.exit_code == 0
     assert "Standard referral (standard, version 1)" in shown.output
