@@ -62,8 +62,6 @@ SOBERING_STATES = frozenset({"declined", "redirected", "cancelled"})
 DASHBOARD_PAGE_SIZE = 50
 # How many received referrals the inbox shows a page.
 INBOX_PAGE_SIZE = 50
-# A page number asked beyond this one is taken as this one (then the last that exists): SQL's integers end.
-MAX_PAGE = 1_000_000
 
 
 def _label(fr: str, en: str, language: str) -> str:
@@ -705,6 +703,18 @@ def dashboard(
             and_(outgoing, mine.created_by_id == actor.user_id),
             and_(~outgoing, ~finished, waits_on_us),
         )
+    parts: dict[str, ColumnElement[bool]] = {
+        "ours": and_(~finished, waits_on_us),
+        "theirs": and_(~finished, ~waits_on_us),
+        "finished": finished,
+    }
+    counted = session.execute(
+        select(*(func.coalesce(func.sum(case((where, 1), else_=0)), 0) for where in parts.values()))
+        .select_from(mine)
+        .where(seen)
+    ).one()
+    totals = dict(zip(parts, counted, strict=True))
+
     # `status` counts a deadline from its first step, which SQL cannot compute (business days, holidays).
     # While that step is the next one, the row's `due_at` is its moment; once it fell due (the sweep
     # moved on), the referral is overdue and its entry in the state is the nearest the row says.
@@ -712,61 +722,40 @@ def dashboard(
         (and_(with_deadline, mine.deadline_step == 0), mine.due_at),
         (with_deadline, mine.state_entered_at),
     )
-    # One statement reads the organization's referrals once: each one's part, its place in its part and
-    # the part's count (window functions), and keeps the rows of each part's page. The open parts go
-    # by urgency (overdue, urgent, the nearest deadline, newest opened); the finished part newest sent
-    # first (`newest_first`): there the urgency keys are equal, and the newest sent decides.
-    part = case((finished, "finished"), (waits_on_us, "ours"), else_="theirs").label("part")
-    place = (
-        func.row_number()
-        .over(
-            partition_by=part,
-            order_by=(
-                case((overdue(protocols, now, mine), 0), else_=1),
-                case((finished, 1), (mine.urgent, 0), else_=1),
-                case((first_due.is_(None), 1), else_=0),
-                first_due,
-                case((finished, func.coalesce(mine.sent_at, mine.created_at)), else_=mine.created_at).desc(),
-                mine.id.desc(),
-            ),
-        )
-        .label("place")
+    by_urgency = (
+        case((overdue(protocols, now, mine), 0), else_=1),
+        case((mine.urgent, 0), else_=1),
+        case((first_due.is_(None), 1), else_=0),
+        first_due,
+        mine.created_at.desc(),
+        mine.id.desc(),
     )
-    placed = select(mine.id, part, place, func.count().over(partition_by=part).label("total")).where(seen)
-    placed = placed.subquery("placed")
-    # The page asked for each part, or the nearest that exists (`Listing.nearest`, in SQL).
-    asked = case(
-        *((placed.c.part == name, min(max(wanted.get(name, 1), 1), MAX_PAGE)) for name in DASHBOARD_PARTS)
-    )
-    last_page = (placed.c.total + size - 1) // size
-    page_of_part = case((asked > last_page, last_page), else_=asked)
-    kept = session.execute(
-        select(placed.c.part, placed.c.id, placed.c.total)
-        .where(
-            placed.c.place > (page_of_part - 1) * size,
-            placed.c.place <= page_of_part * size,
+    orders = {"ours": by_urgency, "theirs": by_urgency, "finished": newest_first(mine)}
+
+    numbers, ids = {}, {}
+    for part, where in parts.items():
+        numbers[part] = Listing([], totals[part], 1, size).nearest(wanted.get(part, 1))
+        ids[part] = (
+            list(
+                session.scalars(
+                    select(mine.id)
+                    .where(seen, where)
+                    .order_by(*orders[part])
+                    .offset((numbers[part] - 1) * size)
+                    .limit(size)
+                )
+            )
+            if totals[part]
+            else []
         )
-        .order_by(placed.c.part, placed.c.place)
-    ).all()
-    totals = dict.fromkeys(DASHBOARD_PARTS, 0)
-    ids: dict[str, list[int]] = {name: [] for name in DASHBOARD_PARTS}
-    for row in kept:
-        totals[row.part] = row.total
-        ids[row.part].append(row.id)
-    numbers = {
-        name: Listing([], totals[name], 1, size).nearest(wanted.get(name, 1)) for name in DASHBOARD_PARTS
-    }
-    every = [i for name in DASHBOARD_PARTS for i in ids[name]]
+    every = [i for part in parts for i in ids[part]]
     loaded = session.scalars(
         select(Referral).where(Referral.id.in_(every)).options(selectinload(Referral.needs))
     ).all()
     rows = _listed(session, protocols, list(loaded), organization_id, language, now)
     listed = {row.id: row for row in rows}
     return Dashboard(
-        {
-            name: Listing([listed[i] for i in ids[name]], totals[name], numbers[name], size)
-            for name in DASHBOARD_PARTS
-        }
+        {part: Listing([listed[i] for i in ids[part]], totals[part], numbers[part], size) for part in parts}
     )
 
 
