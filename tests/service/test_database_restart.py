@@ -260,17 +260,26 @@ def network(cluster: Cluster, clock) -> Network:
 def test_under_traffic_the_web_comes_back_at_once_and_loses_nothing(cluster, network, tmp_path):
     with serving(cluster, tmp_path) as address, driving(address, network.keys, network.shelter_id) as traffic:
         _wait_for(lambda: len(traffic.done) >= 15, "the systems made no progress before the restart")
-        restarting = time.monotonic()
-        cluster.pg_ctl("-m", "fast", "restart")
-        restarted = time.monotonic()
-        _wait_for(
-            lambda: any(sent >= restarted and 200 <= status < 300 for sent, _, status in traffic.answers),
-            "no success after the restart",
-        )
-        time.sleep(2.0)  # traffic goes on a while after the restart
+        # Each system pauses between its requests: a quick restart may fall between them all. Then
+        # restart again (at most three times): the test proves something only if a request met one.
+        for _attempt in range(3):
+            restarting = time.monotonic()
+            cluster.pg_ctl("-m", "fast", "restart")
+            restarted = time.monotonic()
+            _wait_for(
+                lambda since=restarted: any(
+                    sent >= since and 200 <= status < 300 for sent, _, status in traffic.answers
+                ),
+                "no success after the restart",
+            )
+            time.sleep(2.0)  # traffic goes on a while after the restart
+            with traffic.lock:
+                answers = list(traffic.answers)
+            met = [status for sent, answered, status in answers if sent < restarted and answered > restarting]
+            if met:
+                break
 
-    met = [status for sent, answered, status in traffic.answers if sent < restarted and answered > restarting]
-    assert met, "no request met the restart: the test proved nothing"
+    assert met, "no request met any of three restarts: the test proved nothing"
     after = [(answered, status) for sent, answered, status in traffic.answers if sent >= restarted]
     back = min(answered for answered, status in after if 200 <= status < 300)
     assert back - restarting <= RECOVERY

@@ -40,8 +40,12 @@ REQUEST_STATUS = {"draft", "active", "on-hold", "revoked", "completed", "entered
 CONSENT_STATUS = {"draft", "proposed", "active", "rejected", "inactive", "entered-in-error"}
 PRIORITY = {"routine", "urgent", "asap", "stat"}
 
+# Every state of every referral protocol (a request to join is no referral: FHIR has no word for it).
 EVERY_STATE = [
-    (protocol.name, protocol.version, state) for protocol in protocol_library() for state in protocol.states
+    (protocol.name, protocol.version, state)
+    for protocol in protocol_library()
+    if protocol.subject == "referral"
+    for state in protocol.states
 ]
 
 
