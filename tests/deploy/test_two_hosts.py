@@ -238,6 +238,9 @@ def test_two_web_instances_and_two_workers_one_of_each_killed_lose_and_repeat_no
         with lock:
             waiting = [referral for referral, end in finished if end in ("sent", "accepted")]
         make_due(database_url, waiting)
+        # It dies at work: once it has sent a batch of its own (under load, the first referrals may
+        # all be driven before its first batch is done).
+        doomed_worker.wait_for("outbox batch:")
         # Both while the sweep fires those deadlines and the workers send what the partners did.
         doomed_worker.kill()
         second_web.kill()
