@@ -16,16 +16,12 @@ Domain code: no Flask, no Celery. The worker's periodic task calls `queue_review
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from datetime import date
-from datetime import datetime
-from datetime import time
 from datetime import timedelta
 
 from sqlalchemy import func
 from sqlalchemy import insert
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -35,12 +31,12 @@ from service.clock import utcnow
 from service.directory.models import Organization
 from service.directory.models import Partnership
 from service.directory.models import PartnershipNote
+from service.directory.partnership_figures import flows
+from service.directory.partnership_figures import median_hours
 from service.directory.queries import add_months
 from service.directory.queries import today
 from service.notifications.models import OutboxMessage
 from service.notifications.publishing import note_queued
-from service.referrals.models import Referral
-from service.referrals.models import ReferralEvent
 from workflows.durations import TIME_ZONE
 
 PRESENTATION_KIND = "yearly_presentation"
@@ -57,7 +53,6 @@ class Cycle:
 
 REVIEW = Cycle("review", "review", "partnership_review_due")
 PRESENTATION = Cycle("presentation", "presentation", "partnership_presentation_due")
-DECISIONS = ("accept", "decline", "redirect")
 
 
 @dataclass(frozen=True)
@@ -93,55 +88,16 @@ def due_on(session: Session, partnership: Partnership, cycle: Cycle) -> date:
     return add_months(period_start(session, partnership, cycle), months)
 
 
-def _moment(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=TIME_ZONE)
-
-
 def figures(session: Session, partnership: Partnership, start: date, end: date) -> Figures:
     """Referrals sent between the two organizations from `start` to `end` (Montréal days, end excluded)."""
-    first, second = partnership.first_organization_id, partnership.second_organization_id
-    sent = dict(
-        session.execute(
-            select(Referral.id, func.min(ReferralEvent.at))
-            .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
-            .where(
-                ReferralEvent.trigger == "send",
-                or_(
-                    (Referral.sender_organization_id == first)
-                    & (Referral.receiver_organization_id == second),
-                    (Referral.sender_organization_id == second)
-                    & (Referral.receiver_organization_id == first),
-                ),
-            )
-            .group_by(Referral.id)
-            .having(func.min(ReferralEvent.at) >= _moment(start), func.min(ReferralEvent.at) < _moment(end))
-        ).all()
-    )
-    senders = dict(
-        session.execute(
-            select(Referral.id, Referral.sender_organization_id).where(Referral.id.in_(sent))
-        ).all()
-    )
-    events = session.execute(
-        select(ReferralEvent.referral_id, ReferralEvent.trigger, ReferralEvent.at)
-        .where(ReferralEvent.referral_id.in_(sent), ReferralEvent.trigger.in_(("acknowledge", *DECISIONS)))
-        .order_by(ReferralEvent.seq)
-    ).all()
-    received: dict[int, datetime] = {}
-    decisions: dict[int, str] = {}
-    for referral_id, trigger, at in events:
-        if trigger == "acknowledge":
-            received.setdefault(referral_id, at)
-        else:
-            decisions.setdefault(referral_id, trigger)
-    hours = [(received[i] - sent[i]).total_seconds() / 3600 for i in received]
+    there, back = flows(session, partnership, start, end)
     return Figures(
-        referrals=len(sent),
-        first_to_second=sum(1 for i in sent if senders[i] == first),
-        second_to_first=sum(1 for i in sent if senders[i] == second),
-        accepted=sum(1 for trigger in decisions.values() if trigger == "accept"),
-        decided=len(decisions),
-        median_receipt_hours=round(statistics.median(hours), 1) if hours else None,
+        referrals=there.sent + back.sent,
+        first_to_second=there.sent,
+        second_to_first=back.sent,
+        accepted=there.accepted + back.accepted,
+        decided=there.decided + back.decided,
+        median_receipt_hours=median_hours(there.receipt_hours + back.receipt_hours),
     )
 
 
