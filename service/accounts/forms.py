@@ -8,12 +8,27 @@ from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
 from wtforms.validators import Length
 
+from service.accounts.passwords import MAX_LENGTH
 from service.web.forms import Form
+
+# A password typed to sign in or confirm: long enough for any password Maillage ever accepted, short
+# enough that nobody makes argon2 hash megabytes.
+ENTERED_MAX_LENGTH = 1024
+
+
+def entered_password_length() -> Length:
+    return Length(max=ENTERED_MAX_LENGTH, message=_l("This password is too long."))
+
+
+def new_password_length() -> Length:
+    return Length(max=MAX_LENGTH, message=_l("A password has at most %(max)d characters."))
 
 
 class SignInForm(Form):
     email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email."))])
-    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(_l("Enter your password.")), entered_password_length()]
+    )
 
 
 def _code_field(label: str) -> StringField:
@@ -42,7 +57,9 @@ class EnrolForm(Form):
 class ConfirmForm(Form):
     """Her password again before a sensitive act; `code` is removed when she has no second factor."""
 
-    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(_l("Enter your password.")), entered_password_length()]
+    )
     code = _code_field(_l("Code"))
 
 
@@ -53,12 +70,12 @@ class ActionForm(Form):
 class PasswordForm(Form):
     current = PasswordField(
         _l("Current password"),
-        validators=[DataRequired(_l("Enter your current password."))],
+        validators=[DataRequired(_l("Enter your current password.")), entered_password_length()],
         render_kw={"autocomplete": "current-password"},
     )
     new = PasswordField(
         _l("New password"),
-        validators=[DataRequired(_l("Enter a new password."))],
+        validators=[DataRequired(_l("Enter a new password.")), new_password_length()],
         render_kw={"autocomplete": "new-password"},
     )
     again = PasswordField(
@@ -84,7 +101,7 @@ class NewPasswordForm(Form):
 
     new = PasswordField(
         _l("New password"),
-        validators=[DataRequired(_l("Enter a new password."))],
+        validators=[DataRequired(_l("Enter a new password.")), new_password_length()],
         render_kw={"autocomplete": "new-password"},
     )
     again = PasswordField(

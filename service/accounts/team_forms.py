@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
 from wtforms.validators import Length
 
+from service.accounts.forms import new_password_length
 from service.accounts.models import Role
 from service.web.forms import Form
 
@@ -50,7 +51,7 @@ class AcceptForm(Form):
 
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(_l("Enter a password."))],
+        validators=[DataRequired(_l("Enter a password.")), new_password_length()],
         render_kw={"autocomplete": "new-password"},
     )
     again = PasswordField(

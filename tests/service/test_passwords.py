@@ -123,3 +123,23 @@ def test_she_changes_her_password_but_not_for_a_breached_one_and_her_other_sessi
     assert verify_password(session.get(User, network.shelter.caseworker.user_id).password_hash, NEW)
     assert here.get("/").status_code == 200
     assert elsewhere.get("/").status_code == 302
+
+
+def test_a_password_past_128_characters_is_refused():
+    assert password_problem("une phrase " * 11) is None
+    assert password_problem("une phrase " * 11 + "x" * 10) == "at most 128 characters"
+
+
+def test_the_pages_refuse_a_pasted_novel_as_a_password_in_her_language(app, network, session):
+    client = app.test_client()
+    sign_in(client, network.shelter.caseworker, session)
+    novel = "une phrase " * 20
+    refused = client.post("/account/password", data={"current": PASSWORD, "new": novel, "again": novel})
+    assert refused.status_code == 200
+    assert "Un mot de passe a au plus 128 caractères." in refused.text
+    assert verify_password(session.get(User, network.shelter.caseworker.user_id).password_hash, PASSWORD)
+    signed_out = app.test_client()
+    email = session.get(User, network.shelter.caseworker.user_id).email
+    too_long = signed_out.post("/sign-in", data={"email": email, "password": "x" * 5000})
+    assert too_long.status_code == 200
+    assert "Ce mot de passe est trop long." in too_long.text
