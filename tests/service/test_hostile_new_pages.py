@@ -45,6 +45,8 @@ from service.directory.operations import create_partnership
 from service.notifications.emails import compose
 from service.notifications.emails import compose_summary
 from service.notifications.models import OutboxMessage
+from service.practice_notes import operations as practice_notes
+from service.practice_notes.operations import NoteDetails
 from tests.conftest import PASSWORD
 from tests.conftest import sign_in
 from tests.service.test_directory_operations import make_user as make_directory_user
@@ -159,12 +161,20 @@ def places(session, network, protocols, clock) -> Places:
         PersonDetails(name="Ginette Fictive", organization_id=network.womens_centre.organization.id),
         clock=clock,
     )
+    note = practice_notes.write_note(
+        session,
+        shelter.caseworker,
+        NoteDetails(title="Accueil", body="**Écouter**", visibility="partners", need_codes=("food",)),
+        clock=clock,
+    )
     session.commit()
     return Places(
         {
             "referral_id": referral.id,
             "partnership_id": partnership.id,
             "person_id": person.id,
+            "note_id": note.id,
+            "version": 1,
             "user_id": shelter.caseworker.user_id,
             "organization_id": shelter.organization.id,
         }
@@ -412,17 +422,25 @@ def shelters_rows(session, network, clock) -> dict[str, list[int]]:
         PartnershipTerms(kinds=("referral_protocol",)),
         clock=clock,
     )
+    # Shared with the shelter's partners: legal aid reads it, the women's centre does not.
+    note = practice_notes.write_note(
+        session,
+        shelter.caseworker,
+        NoteDetails(title="Accueil", body="Écouter", visibility="partners"),
+        clock=clock,
+    )
     session.commit()
     return {
         "user_id": [shelter.caseworker.user_id, shelter.coordinator.user_id, invited.id],
         "person_id": [person.id],
         "partnership_id": [partnership.id],
+        "note_id": [note.id],
     }
 
 
 # Routes whose ids name rows of one organization: another organization gets a 404 on each. The
 # directory's organizations and partnerships are the network's, read by all (not listed here).
-OWN_ROWS = {"user_id", "person_id"}
+OWN_ROWS = {"user_id", "person_id", "note_id"}
 OWN_BLUEPRINTS = {"team", "address_book"}
 
 
@@ -456,6 +474,7 @@ def test_another_organizations_rows_are_not_found_on_every_route(
 def test_owned_routes_include_the_team_and_the_address_book():
     endpoints = {rule.endpoint for rule in owned_rules()}
     assert {"team.member", "team.deactivate", "address_book.person", "address_book.edit_person"} <= endpoints
+    assert {"practice_notes.note", "practice_notes.edit_note", "practice_notes.withdraw"} <= endpoints
 
 
 # The spreadsheet import, past its upload ---------------------------------------------------------
