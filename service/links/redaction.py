@@ -17,8 +17,9 @@ import re
 from flask import Flask
 
 # The paths whose last part is a token: signed links, and the one-time links to an account
-# (`service.accounts.one_time_links`) that reset a password or accept an invitation.
-TOKEN_PATHS = ("/link/", "/password/reset/", "/invitation/")
+# (`service.accounts.one_time_links`) that reset a password or accept an invitation, and the secret
+# addresses of calendar feeds (`service.calendars.feeds`).
+TOKEN_PATHS = ("/link/", "/password/reset/", "/invitation/", "/calendar/feed/")
 # The token is URL-safe base64; anything up to the next separator is masked, whatever it holds.
 TOKEN_IN_PATH = re.compile("(" + "|".join(map(re.escape, TOKEN_PATHS)) + r")[^/?#\s\"']+")
 MASK = "***"
