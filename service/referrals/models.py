@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON
 from sqlalchemy import Column
@@ -26,6 +27,36 @@ referral_needs = Table(
     Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
     Column("need_code", ForeignKey("needs.code"), primary_key=True),
 )
+
+
+# The columns the lists (dashboard, inbox) filter, count and sort by: `ix_referrals_*_listed` carry them all.
+LISTED_COLUMNS = (
+    "id",
+    "sender_organization_id",
+    "receiver_organization_id",
+    "created_by_id",
+    "protocol_name",
+    "protocol_version",
+    "state",
+    "state_entered_at",
+    "deadline_step",
+    "due_at",
+    "urgent",
+    "created_at",
+    "sent_at",
+)
+# Newest sent first (opened, for one never sent), then by number: `queries.newest_first`, as index keys.
+NEWEST_FIRST_KEYS = ("coalesce(sent_at, created_at) DESC", "id DESC")
+
+
+def listed_index_keys(side: str) -> list[Any]:
+    """The keys of `ix_referrals_{side}_listed`: the side's organization, then its referrals newest first."""
+    return [f"{side}_organization_id", *(text(key) for key in NEWEST_FIRST_KEYS)]
+
+
+def listed_index_include(side: str) -> list[str]:
+    """The rest of `LISTED_COLUMNS`, carried by `ix_referrals_{side}_listed` beside its keys."""
+    return [name for name in LISTED_COLUMNS if name not in ("id", f"{side}_organization_id")]
 
 
 class Referral(Base):
@@ -72,27 +103,16 @@ class Referral(Base):
     emergency: Mapped[EmergencyDisclosure | None] = relationship(back_populates="referral")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own mapping
-    # What the lists (dashboard, inbox) filter, count and sort by is in these indexes, so that they read
-    # an organization's referrals from the index alone (PostgreSQL's index-only scans), not a table
-    # page per referral: 10,000 pages for a busy organization after ten years.
+    # What the lists (dashboard, inbox) filter, count and sort by is in these indexes (`LISTED_COLUMNS`), so
+    # that they read an organization's referrals from the index alone (PostgreSQL's index-only scans), not
+    # a table page per referral: 10,000 pages for a busy organization after ten years. Their keys give
+    # each organization's referrals newest sent first (`queries.newest_first`): the dashboard's finished
+    # part reads its page's rows in that order and stops, instead of sorting the organization's history.
     __table_args__ = tuple(
         Index(
             f"ix_referrals_{side}_listed",
-            f"{side}_organization_id",
-            postgresql_include=[
-                "id",
-                "receiver_organization_id" if side == "sender" else "sender_organization_id",
-                "created_by_id",
-                "protocol_name",
-                "protocol_version",
-                "state",
-                "state_entered_at",
-                "deadline_step",
-                "due_at",
-                "urgent",
-                "created_at",
-                "sent_at",
-            ],
+            *listed_index_keys(side),
+            postgresql_include=listed_index_include(side),
         )
         for side in ("sender", "receiver")
     )
@@ -202,5 +222,15 @@ class ReferralEvent(Base):
             "at",
             postgresql_where=text("trigger = 'send'"),
             sqlite_where=text("trigger = 'send'"),
+        ),
+        # The messages of each referral, with who wrote them: the unread counts of the dashboard and the
+        # inbox (`read_markers.unread_counts`) read these few entries, not the whole log of 1.3 million rows.
+        Index(
+            "ix_referral_events_referral_messages",
+            "referral_id",
+            "id",
+            postgresql_include=["actor_party"],
+            postgresql_where=text("kind = 'message'"),
+            sqlite_where=text("kind = 'message'"),
         ),
     )

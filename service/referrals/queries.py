@@ -42,6 +42,7 @@ from service.errors import ReferralNotFound
 from service.referrals.actors import REFERRAL_ROLES
 from service.referrals.actors import SYSTEM
 from service.referrals.actors import Actor
+from service.referrals.models import LISTED_COLUMNS
 from service.referrals.models import Consent
 from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
@@ -571,22 +572,6 @@ class Listing:
 
 
 DASHBOARD_PARTS = ("ours", "theirs", "finished")
-# What the lists sort and count by: the columns the `ix_referrals_*_listed` indexes carry.
-LISTED_COLUMNS = (
-    "id",
-    "sender_organization_id",
-    "receiver_organization_id",
-    "created_by_id",
-    "protocol_name",
-    "protocol_version",
-    "state",
-    "state_entered_at",
-    "deadline_step",
-    "due_at",
-    "urgent",
-    "created_at",
-    "sent_at",
-)
 
 
 @dataclass(frozen=True)
@@ -687,37 +672,21 @@ def dashboard(
         select(*columns).where(Referral.receiver_organization_id == organization_id, shared_with_receiver()),
     ).subquery("seen_by_organization")
     mine = aliased(Referral, ours_or_received, adapt_on_names=True)
-    finished = in_states(protocols, lambda spec: spec.terminal, mine)
-    with_deadline = in_states(protocols, lambda spec: not spec.terminal and spec.deadline is not None, mine)
-    outgoing = mine.sender_organization_id == organization_id
-
-    def waiting_on(party: str) -> ColumnElement[bool]:
-        return in_states(protocols, lambda spec: not spec.terminal and spec.waits_on == party, mine)
-
-    waits_on_us = or_(and_(outgoing, waiting_on("sender")), and_(~outgoing, waiting_on("receiver")))
-    if actor.role == Role.COORDINATOR:
-        seen: ColumnElement[bool] = true()
-    else:
-        # What a referral received from a partner is to her only while it waits on her organization.
-        seen = or_(
-            and_(outgoing, mine.created_by_id == actor.user_id),
-            and_(~outgoing, ~finished, waits_on_us),
-        )
-    parts: dict[str, ColumnElement[bool]] = {
-        "ours": and_(~finished, waits_on_us),
-        "theirs": and_(~finished, ~waits_on_us),
-        "finished": finished,
-    }
-    counted = session.execute(
-        select(*(func.coalesce(func.sum(case((where, 1), else_=0)), 0) for where in parts.values()))
-        .select_from(mine)
-        .where(seen)
-    ).one()
-    totals = dict(zip(parts, counted, strict=True))
+    seen, finished, waits_on_us = _dashboard_rules(protocols, actor, organization_id, mine)
+    parts = _dashboard_parts(finished, waits_on_us)
+    # Each referral's part, its rules evaluated once a row: one short scan of the organization's index.
+    part_of = case((finished, "finished"), (waits_on_us, "ours"), else_="theirs").label("part")
+    counted = dict(
+        session.execute(
+            select(part_of, func.count()).select_from(mine).where(seen).group_by(part_of.name)
+        ).all()
+    )
+    totals = {part: counted.get(part, 0) for part in parts}
 
     # `status` counts a deadline from its first step, which SQL cannot compute (business days, holidays).
     # While that step is the next one, the row's `due_at` is its moment; once it fell due (the sweep
     # moved on), the referral is overdue and its entry in the state is the nearest the row says.
+    with_deadline = in_states(protocols, lambda spec: not spec.terminal and spec.deadline is not None, mine)
     first_due = case(
         (and_(with_deadline, mine.deadline_step == 0), mine.due_at),
         (with_deadline, mine.state_entered_at),
@@ -730,24 +699,21 @@ def dashboard(
         mine.created_at.desc(),
         mine.id.desc(),
     )
-    orders = {"ours": by_urgency, "theirs": by_urgency, "finished": newest_first(mine)}
 
     numbers, ids = {}, {}
     for part, where in parts.items():
         numbers[part] = Listing([], totals[part], 1, size).nearest(wanted.get(part, 1))
-        ids[part] = (
-            list(
+        offset = (numbers[part] - 1) * size
+        if not totals[part]:
+            ids[part] = []
+        elif part == "finished":
+            ids[part] = _finished_page(session, protocols, actor, organization_id, offset, size)
+        else:
+            ids[part] = list(
                 session.scalars(
-                    select(mine.id)
-                    .where(seen, where)
-                    .order_by(*orders[part])
-                    .offset((numbers[part] - 1) * size)
-                    .limit(size)
+                    select(mine.id).where(seen, where).order_by(*by_urgency).offset(offset).limit(size)
                 )
             )
-            if totals[part]
-            else []
-        )
     every = [i for part in parts for i in ids[part]]
     loaded = session.scalars(
         select(Referral).where(Referral.id.in_(every)).options(selectinload(Referral.needs))
@@ -757,6 +723,69 @@ def dashboard(
     return Dashboard(
         {part: Listing([listed[i] for i in ids[part]], totals[part], numbers[part], size) for part in parts}
     )
+
+
+def _dashboard_rules(
+    protocols: ProtocolLibrary, actor: Actor, organization_id: int, of: Any
+) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]]:
+    """For the organization's referrals `of`: which the actor sees on her dashboard, which are finished,
+    which wait on the organization."""
+    finished = in_states(protocols, lambda spec: spec.terminal, of)
+    outgoing = of.sender_organization_id == organization_id
+
+    def waiting_on(party: str) -> ColumnElement[bool]:
+        return in_states(protocols, lambda spec: not spec.terminal and spec.waits_on == party, of)
+
+    waits_on_us = or_(and_(outgoing, waiting_on("sender")), and_(~outgoing, waiting_on("receiver")))
+    if actor.role == Role.COORDINATOR:
+        seen: ColumnElement[bool] = true()
+    else:
+        # What a referral received from a partner is to her only while it waits on her organization.
+        seen = or_(
+            and_(outgoing, of.created_by_id == actor.user_id),
+            and_(~outgoing, ~finished, waits_on_us),
+        )
+    return seen, finished, waits_on_us
+
+
+def _dashboard_parts(
+    finished: ColumnElement[bool], waits_on_us: ColumnElement[bool]
+) -> dict[str, ColumnElement[bool]]:
+    """Each part's rule, by `DASHBOARD_PARTS`."""
+    return {
+        "ours": and_(~finished, waits_on_us),
+        "theirs": and_(~finished, ~waits_on_us),
+        "finished": finished,
+    }
+
+
+def _finished_page(
+    session: Session, protocols: ProtocolLibrary, actor: Actor, organization_id: int, offset: int, size: int
+) -> list[int]:
+    """The ids of one page of the dashboard's finished part, newest sent first.
+
+    Each side (sent, received once sent) is read newest first along its `ix_referrals_*_listed` index,
+    which stops at the page's end, and the two are merged: the organization's history is never sorted.
+    """
+    seen, finished, _ = _dashboard_rules(protocols, actor, organization_id, Referral)
+    sides = [("sender", Referral.sender_organization_id == organization_id)]
+    if actor.role == Role.COORDINATOR:
+        # Anyone else sees a referral received from a partner only while it waits on her organization.
+        sides.append(
+            ("receiver", and_(Referral.receiver_organization_id == organization_id, shared_with_receiver()))
+        )
+    newest_of_each = []
+    for side, mine in sides:
+        newest = (
+            select(Referral.id, Referral.sent_at, Referral.created_at)
+            .where(mine, seen, finished)
+            .order_by(*newest_first())
+            .limit(offset + size)
+            .subquery(f"finished_{side}")
+        )
+        newest_of_each.append(select(newest.c.id, newest.c.sent_at, newest.c.created_at))
+    both = (union_all(*newest_of_each) if len(newest_of_each) > 1 else newest_of_each[0]).subquery("finished")
+    return list(session.scalars(select(both.c.id).order_by(*newest_first(both.c)).offset(offset).limit(size)))
 
 
 def overdue(protocols: ProtocolLibrary, now: datetime, of: Any = Referral) -> ColumnElement[bool]:

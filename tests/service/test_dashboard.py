@@ -271,3 +271,48 @@ def test_a_receiver_never_sees_unsent_drafts_on_any_page(app, session, protocols
     assert total(page) == PAGE + 3
     assert len(listed(page)) == PAGE
     assert set(listed(page)) <= {r.id for r in drafts}
+
+
+def test_the_finished_part_merges_what_was_sent_and_received_newest_sent_first_on_every_page(
+    app, session, protocols, network: Network, clock
+):
+    centre, shelter = network.womens_centre, network.shelter
+    start = clock.now - timedelta(days=400)
+    sent = written(
+        session, protocols, "closed", centre.caseworker, shelter.organization.id, start, count=PAGE + 3
+    )
+    # Received from the shelter: ten hours after the sent ones start, so some were sent at the same moment.
+    received = written(
+        session,
+        protocols,
+        "declined",
+        shelter.caseworker,
+        centre.organization.id,
+        start + timedelta(hours=10),
+        count=PAGE + 3,
+    )
+    # Cancelled before it was ever sent: among the others by when it was opened.
+    cancelled = written(
+        session, protocols, "cancelled", centre.caseworker, shelter.organization.id, start + timedelta(days=5)
+    )
+    cancelled[0].sent_at = None
+    session.commit()
+    newest_first = [
+        r.id for r in sorted(sent + received + cancelled, key=lambda r: (r.sent_at or r.created_at, r.id))
+    ][::-1]
+
+    coordinator = signed_in(app, centre.coordinator, session)
+    shown = []
+    for number in (1, 2, 3):
+        page = part(coordinator.get(f"/?finished_page={number}").text, "finished")
+        assert total(page) == 2 * (PAGE + 3) + 1
+        shown.append(listed(page))
+    assert shown == [newest_first[:PAGE], newest_first[PAGE : 2 * PAGE], newest_first[2 * PAGE :]]
+
+    # A caseworker's finished part: what she sent, never what the organization received.
+    mine = [i for i in newest_first if i not in {r.id for r in received}]
+    caseworker = signed_in(app, centre.caseworker, session)
+    first = part(caseworker.get("/").text, "finished")
+    second = part(caseworker.get("/?finished_page=2").text, "finished")
+    assert total(first) == PAGE + 4
+    assert [listed(first), listed(second)] == [mine[:PAGE], mine[PAGE:]]
