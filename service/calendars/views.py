@@ -71,8 +71,6 @@ def _ics(body: bytes, filename: str) -> Response:
     response = Response(body, mimetype=MEDIA_TYPE)
     response.headers["Content-Type"] = f"{MEDIA_TYPE}; charset=utf-8"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    # A feed changes with every deadline: no shared cache keeps it, and a secret one stays private.
-    response.headers["Cache-Control"] = "private, no-cache"
     return response
 
 
