@@ -103,6 +103,9 @@ CLIENTELES = {
     "food_bank": "Ménages à faible revenu de Laval.",
 }
 
+# Kinds of organization whose address is confidential.
+CONFIDENTIAL_KINDS = ("shelter", "second_stage_housing")
+
 ORGANIZATIONS: tuple[OrganizationSeed, ...] = (
     OrganizationSeed(
         key="phare",
@@ -659,6 +662,8 @@ class _Network:
                 referral_email=seed.email,
                 capacity_status=seed.capacity,
                 retention_months=seed.retention_months,
+                # Women's shelters keep their address secret: her sheet says « Adresse confidentielle ».
+                address_confidential=seed.kind in CONFIDENTIAL_KINDS,
                 created_at=now - timedelta(days=1500),
             )
             organization.services = [

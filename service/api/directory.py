@@ -56,6 +56,10 @@ def _organization(organization: Organization) -> OrganizationOut:
         phone=organization.phone,
         referral_email=organization.referral_email,
         capacity_status=organization.capacity_status,
+        # Never an address flagged confidential (none is kept then; this says so twice).
+        public_address="" if organization.address_confidential else organization.public_address,
+        address_confidential=organization.address_confidential,
+        what_to_bring=organization.things_to_bring,
         services=[_service(s) for s in sorted(organization.services, key=lambda s: s.id)],
     )
 

@@ -153,6 +153,9 @@ class OrganizationOut(BaseModel):
                     "phone": "450-555-0100",
                     "referral_email": "accueil@phare.example.org",
                     "capacity_status": "waitlist",
+                    "public_address": "",
+                    "address_confidential": True,
+                    "what_to_bring": ["Carte d'assurance maladie", "Médicaments"],
                     "services": [],
                 }
             ]
@@ -171,6 +174,13 @@ class OrganizationOut(BaseModel):
     phone: str
     referral_email: str
     capacity_status: Literal["open", "waitlist", "full"] | None
+    public_address: str = Field(
+        description="Empty when not stated, and always when the address is confidential."
+    )
+    address_confidential: bool = Field(description="A shelter keeps its address secret; Maillage keeps none.")
+    what_to_bring: list[str] = Field(
+        description="What to bring to a first visit, as the organization lists it."
+    )
     services: list[ServiceOut]
 
 

@@ -64,6 +64,9 @@ class OrganizationForm(Form):
     languages = StringField(_l("Languages spoken"), validators=[Length(max=300)])
     accessibility = TextAreaField(_l("Accessibility"))
     hours = StringField(_l("Opening hours"), validators=[Length(max=200)])
+    public_address = StringField(_l("Public address"), validators=[Length(max=300)])
+    address_confidential = BooleanField(_l("Confidential address"))
+    what_to_bring = TextAreaField(_l("What to bring"), validators=[Length(max=2000)])
     phone = TelField(_l("Phone for referrals"), validators=[Length(max=40)])
     referral_email = EmailField(
         _l("Email for referrals"),

@@ -60,6 +60,12 @@ class Organization(Base):
     phone: Mapped[str] = mapped_column(String(40), default="")
     referral_email: Mapped[str] = mapped_column(String(254), default="")
     capacity_status: Mapped[str | None] = mapped_column(String(16))
+    # Where she goes (street, city, postal code), printed on her sheet. A shelter keeps its address
+    # secret: flagged confidential, the address is not kept at all (`operations.set_details`).
+    public_address: Mapped[str] = mapped_column(String(300), default="")
+    address_confidential: Mapped[bool] = mapped_column(default=False)
+    # What to bring to a first visit, one item a line, printed on her sheet ("Quoi apporter").
+    what_to_bring: Mapped[str] = mapped_column(Text, default="")
     # Months its closed referrals keep the woman's data; empty: the regional maximum
     # (`MAILLAGE_RETENTION_MONTHS`). Only shorter is allowed (`service.privacy.operations`).
     retention_months: Mapped[int | None]
@@ -68,6 +74,11 @@ class Organization(Base):
     created_at: Mapped[datetime]
 
     services: Mapped[list[Service]] = relationship(back_populates="organization")
+
+    @property
+    def things_to_bring(self) -> list[str]:
+        """What to bring, as a list: the non-empty lines of `what_to_bring`."""
+        return [line.strip() for line in (self.what_to_bring or "").splitlines() if line.strip()]
 
     __table_args__ = (
         CheckConstraint("capacity_status IN ('open', 'waitlist', 'full')", name="capacity_status_known"),

@@ -58,6 +58,9 @@ class OrganizationDetails:
     phone: str = ""
     referral_email: str = ""
     capacity_status: str | None = None
+    public_address: str = ""
+    address_confidential: bool = False
+    what_to_bring: str = ""  # one item a line
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,12 @@ def set_details(organization: Organization, details: OrganizationDetails) -> Non
     organization.phone = details.phone.strip()
     organization.referral_email = details.referral_email.strip()
     organization.capacity_status = details.capacity_status
+    organization.address_confidential = details.address_confidential
+    # A confidential address is not kept at all: nothing can then show it by mistake.
+    organization.public_address = "" if details.address_confidential else details.public_address.strip()
+    organization.what_to_bring = "\n".join(
+        line.strip() for line in details.what_to_bring.splitlines() if line.strip()
+    )
 
 
 def set_service(session: Session, service: Service, details: ServiceDetails) -> None:

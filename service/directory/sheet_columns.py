@@ -24,6 +24,9 @@ ORGANIZATION_FIELDS = (
     "phone",
     "referral_email",
     "capacity_status",
+    "public_address",
+    "address_confidential",
+    "what_to_bring",
 )
 SERVICE_FIELDS = ("service_name", "service_description", "service_needs")
 # The organization's contact person: an entry of her organization's address book
@@ -68,6 +71,22 @@ HEADERS: Mapping[str, tuple[str, ...]] = {
         "courriel de l organisme",
     ),
     "capacity_status": ("capacity", "capacity status", "capacite", "capacite d accueil", "disponibilite"),
+    "public_address": (
+        "address",
+        "adresse",
+        "public address",
+        "adresse publique",
+        "adresse civique",
+        "street address",
+    ),
+    "address_confidential": (
+        "confidential address",
+        "address confidential",
+        "adresse confidentielle",
+        "confidentielle",
+        "confidential",
+    ),
+    "what_to_bring": ("what to bring", "quoi apporter", "a apporter", "documents a apporter", "bring"),
     "service_name": ("service", "service name", "nom du service", "offre de service", "programme", "program"),
     "service_description": ("service description", "description du service", "description"),
     "service_needs": (

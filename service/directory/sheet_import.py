@@ -63,6 +63,8 @@ LIMITS = {
     "contact_name": 200,
     "contact_role": 200,
     "service_name": 200,
+    "public_address": 300,
+    "what_to_bring": 2000,
 }
 CAPACITY_WORDS = {
     "open": ("open", "ouvert", "ouverte", "disponible", "places disponibles", "accepting"),
@@ -70,6 +72,12 @@ CAPACITY_WORDS = {
     "full": ("full", "complet", "complete", "plein", "pleine"),
 }
 CAPACITY_BY_WORD = {term_key(word): status for status, words in CAPACITY_WORDS.items() for word in words}
+# "Adresse confidentielle" cells: yes or no, as people write them.
+CONFIDENTIAL_WORDS = {
+    True: ("yes", "oui", "true", "vrai", "x", "1", "confidential", "confidentielle"),
+    False: ("no", "non", "false", "faux", "0", "publique", "public"),
+}
+CONFIDENTIAL_BY_WORD = {term_key(word): flag for flag, words in CONFIDENTIAL_WORDS.items() for word in words}
 LIST_SEPARATORS = re.compile(r"[;,|/\n]+")
 TERM_SEPARATORS = re.compile(r"[;,|\n]+")
 
@@ -270,6 +278,14 @@ def _value(name: str, text: str) -> object:
             return CAPACITY_BY_WORD[term_key(text)]
         except KeyError:
             raise ValueError("capacity_unknown") from None
+    if name == "address_confidential":
+        try:
+            return CONFIDENTIAL_BY_WORD[term_key(text)]
+        except KeyError:
+            raise ValueError("confidential_unknown") from None
+    if name == "what_to_bring":
+        # One item a line, as the directory keeps them; a cell lists them with ; or new lines.
+        return "\n".join(part.strip() for part in re.split(r"[;\n]+", text) if part.strip())
     if name == "languages":
         return tuple(part.strip() for part in LIST_SEPARATORS.split(text) if part.strip())
     if name == "service_needs":
@@ -320,6 +336,7 @@ def _details(existing: Organization | None, name: str, given: dict[str, object])
         current = {f: getattr(existing, f) or "" for f in ORGANIZATION_FIELDS}
         current["languages"] = tuple(existing.languages or ())
         current["capacity_status"] = existing.capacity_status
+        current["address_confidential"] = existing.address_confidential
     merged = {**current, **{k: v for k, v in given.items() if k != "name"}}
     return replace(OrganizationDetails(name=name), **merged)
 

@@ -33,6 +33,9 @@ FIELD_LABELS = {
     "phone": _l("Phone"),
     "referral_email": _l("Email for referrals"),
     "capacity_status": _l("Capacity status"),
+    "public_address": _l("Public address"),
+    "address_confidential": _l("Confidential address (yes or no)"),
+    "what_to_bring": _l("What to bring"),
     "service_name": _l("Service name"),
     "service_description": _l("Service description"),
     "service_needs": _l("Needs or categories of the service"),
@@ -47,6 +50,9 @@ REASONS = {
     "too_long": _l("at most %(limit)s characters (this cell has %(length)s)"),
     "invalid_email": _l("“%(value)s” is not an email address"),
     "capacity_unknown": _l("“%(value)s” is not a capacity status: write open, waitlist or full"),
+    "confidential_unknown": _l(
+        "“%(value)s” does not say whether the address is confidential: write yes or no"
+    ),
     "differs": _l("differs from what row %(first_line)s says for the same organization or service"),
     "name_unmapped": _l("no column goes to the organization's name: choose one"),
     "twice": _l("several columns go to this field (columns %(columns)s): keep one"),

@@ -511,6 +511,9 @@ def _organization_data(organization: Organization) -> dict[str, Any]:
         "phone": organization.phone,
         "referral_email": organization.referral_email,
         "capacity_status": organization.capacity_status or "",
+        "public_address": organization.public_address,
+        "address_confidential": organization.address_confidential,
+        "what_to_bring": organization.what_to_bring,
     }
 
 
@@ -527,6 +530,9 @@ def _organization_details(form: OrganizationForm) -> OrganizationDetails:
         phone=form.phone.data or "",
         referral_email=form.referral_email.data or "",
         capacity_status=form.capacity_status.data or None,
+        public_address=form.public_address.data or "",
+        address_confidential=bool(form.address_confidential.data),
+        what_to_bring=form.what_to_bring.data or "",
     )
 
 

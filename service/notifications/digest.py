@@ -41,10 +41,11 @@ from workflows.durations import TIME_ZONE
 from workflows.loader import ProtocolLibrary
 
 TEMPLATE = "daily_digest"
+# The digests that list referral numbers, and the payload's lists they hold them in: the messages'
+# digest (`service.referrals.message_digest`) names referrals too, with a count each.
+LISTS_OF = {TEMPLATE: ("overdue", "waiting"), "message_digest": ("unread",)}
 # People who act on referrals; the regional admin sees only figures.
 READERS = (Role.CASEWORKER, Role.COORDINATOR, Role.PARTNER_CONTACT)
-# The payload's lists of referral numbers.
-LISTS = ("overdue", "waiting")
 
 
 @dataclass
@@ -137,7 +138,7 @@ def queue_digests(
                 "available_at": now,
             }
         )
-    return _queue(session, rows)
+    return queue_rows(session, rows)
 
 
 def leave_out_lapsed(session: Session, messages: Sequence[OutboxMessage], now: datetime) -> dict[int, str]:
@@ -146,23 +147,25 @@ def leave_out_lapsed(session: Session, messages: Sequence[OutboxMessage], now: d
     Returns, by message id, the lapse's reason code for the digests left with
     nothing to say: those are not to be sent. Other messages are left alone.
     """
-    digests = {m.id: (m, m.payload or {}) for m in messages if m.template == TEMPLATE}
-    named = {number for _m, payload in digests.values() for key in LISTS for number in payload.get(key, [])}
+    digests = {m.id: (m, m.payload or {}, LISTS_OF[m.template]) for m in messages if m.template in LISTS_OF}
+    named = {
+        number for _m, payload, lists in digests.values() for key in lists for number in payload.get(key, [])
+    }
     lapsed = lapsed_among(session, named, now)
     emptied: dict[int, str] = {}
-    for message, payload in digests.values():
-        left_out = [number for key in LISTS for number in payload.get(key, []) if number in lapsed]
+    for message, payload, lists in digests.values():
+        left_out = [number for key in lists for number in payload.get(key, []) if number in lapsed]
         if not left_out:
             continue
         # A new dict, so that the JSON column sees the change.
-        kept = {key: [number for number in payload.get(key, []) if number not in lapsed] for key in LISTS}
+        kept = {key: [number for number in payload.get(key, []) if number not in lapsed] for key in lists}
         message.payload = {**payload, **kept}
         if not any(kept.values()):
             emptied[message.id] = lapsed[min(left_out)]
     return emptied
 
 
-def _queue(session: Session, rows: list[dict[str, Any]]) -> int:
+def queue_rows(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert the rows and commit; a run alongside that queued them first wins, and this one adds none."""
     if not rows:
         return 0

@@ -4,7 +4,8 @@ A message is an event of the referral's log (kind "message", its text in the
 event's comment), so it is numbered, locked and ordered with the rest, erased
 by the retention purge with the other comments, and part of her file's export.
 It changes nothing of the referral's state. The other side is told by email
-that there is a new message, never what it says.
+that there is a new message, never what it says: the day's first at once, the
+others in the next morning's digest (`message_digest`).
 """
 
 from __future__ import annotations
@@ -34,15 +35,19 @@ from service.referrals.operations import lock_referral
 from service.referrals.operations import log_event
 from service.referrals.operations import parties_seeing
 from service.referrals.queries import TimelineEntry
+from workflows.durations import TIME_ZONE
 
 MESSAGE_KIND = "message"
 # The event's reason code of a message its writer marked for the coordinators of the side it goes to.
 FOR_COORDINATOR = "for_coordinator"
 MAX_LENGTH = 2000
 TEMPLATE = "new_message"
-# One email per hour and side, whatever number of messages: the first one of the hour queues it, the
-# others find it by its dedupe key. An hour is short enough that a waiting answer is not held back.
-NOTICE_PERIOD = "%Y%m%d%H"
+# The first message of a Montréal day to one side is told at once, so that a waiting answer is not
+# held back; the others of that day find its notice by its dedupe key and go, counted, into the
+# next morning's digest of that organization (`message_digest`). A message marked for the
+# coordinator is an escalation by hand: their notice goes at most once an hour, never held a day.
+NOTICE_PERIOD = "%Y-%m-%d"
+ESCALATION_PERIOD = "%Y%m%d%H"
 SIDES = ("sender", "receiver")
 
 
@@ -159,11 +164,13 @@ def _was_sent(session: Session, referral_id: int) -> bool:
 
 
 def _tell(session: Session, referral: Referral, event_id: int, party: str, now: datetime) -> None:
-    """Queue the notice of a new message to `party`, unless one this hour already was.
+    """Queue the notice of a new message to `party`, unless one today (this hour, for the
+    coordinators) already was.
 
     The referral is locked: two messages cannot both find no notice and both queue one.
     """
-    key = f"message:{referral.id}:{party}:{now.strftime(NOTICE_PERIOD)}"
+    period = ESCALATION_PERIOD if party.endswith("_coordinator") else NOTICE_PERIOD
+    key = f"message:{referral.id}:{party}:{now.astimezone(TIME_ZONE).strftime(period)}"
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
         return
     side = "receiver" if party.startswith("receiver") else "sender"

@@ -223,6 +223,13 @@ class ReferralEvent(Base):
             postgresql_where=text("trigger = 'send'"),
             sqlite_where=text("trigger = 'send'"),
         ),
+        # The messages of a day, which the messages' daily digest counts (migration 0027).
+        Index(
+            "ix_referral_events_messages",
+            "at",
+            postgresql_where=text("kind = 'message'"),
+            sqlite_where=text("kind = 'message'"),
+        ),
         # The messages of each referral, with who wrote them: the unread counts of the dashboard and the
         # inbox (`read_markers.unread_counts`) read these few entries, not the whole log of 1.3 million rows.
         Index(

@@ -6,9 +6,9 @@ Neither carries anything about her: her name, her phone, her situation are
 written by hand or not at all, since a sheet naming a shelter may be found by
 the person she is fleeing. Printing one is audited, as reading her details is.
 
-The directory keeps no street address (a shelter keeps hers to itself, see
-`service.standards.hsds`): the sheet always says the address is confidential
-and is given by the organization itself.
+The sheet gives the receiving organization's public address, or says it is
+confidential when the directory flags it so (a shelter keeps hers to itself, and
+Maillage then keeps none), and what to bring, as the organization lists it.
 
 Domain code: no Flask.
 """

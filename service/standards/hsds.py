@@ -20,11 +20,14 @@ What Maillage keeps and where it goes in HSDS:
 - a need: a taxonomy term, `code`, `name` (French label), `description`
   (English label), `parent_id` (the term of its group).
 
-A woman's shelter keeps its address to itself: Maillage stores no address
-and exports none; its location is only where languages, accessibility and
-hours live. Identifiers: organizations and services keep their HSDS `id`
-(`external_id`); the ids of a location, phone, contact or attribute are
-derived from their organization's, so exporting twice gives the same file.
+A woman's shelter keeps its address to itself: an organization's public
+address, when it has one, is an organization attribute (`public_address`, one
+text, as Maillage keeps it); flagged confidential (`address_confidential`
+"true"), Maillage keeps no address and exports none. Its location is only
+where languages, accessibility and hours live. Identifiers: organizations and
+services keep their HSDS `id` (`external_id`); the ids of a location, phone,
+contact or attribute are derived from their organization's, so exporting twice
+gives the same file.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ ORGANIZATION_FIELDS = {
     "territory": ("Territoire desservi", "Territory served", 200),
     "clienteles": ("Clientèles", "Who the organization serves", None),
     "capacity_status": ("Capacité d'accueil", "Capacity status", 16),
+    # A street address travels whole, as Maillage keeps it (one text), and never once flagged
+    # confidential: Maillage keeps none then, and the flag travels alone ("true").
+    "public_address": ("Adresse publique", "Public address", 300),
+    "address_confidential": ("Adresse confidentielle", "Confidential address", 5),
+    "what_to_bring": ("Quoi apporter", "What to bring", 2000),
 }
 OTHER_GROUP = "other"
 # Fixed, so that two Maillage installations derive the same ids for the same needs.
@@ -143,7 +151,7 @@ def organization_object(organization: Organization) -> dict[str, Any]:
     location_id = derived_id(key, "location")
     attributes = []
     for name in ORGANIZATION_FIELDS:
-        value = getattr(organization, name) or ""
+        value = _field_value(organization, name)
         if value:
             attributes.append(
                 {
@@ -201,6 +209,15 @@ def organization_object(organization: Organization) -> dict[str, Any]:
         # HSDS wants an address or no field at all, not null.
         found["email"] = organization.referral_email
     return found
+
+
+def _field_value(organization: Organization, name: str) -> str:
+    """The text of an organization field carried as an attribute; empty: no attribute."""
+    if name == "address_confidential":
+        return "true" if organization.address_confidential else ""
+    if name == "public_address" and organization.address_confidential:
+        return ""
+    return getattr(organization, name) or ""
 
 
 def _described(key: str, kind: str, location_id: str, text: str) -> list[dict[str, Any]]:
@@ -487,6 +504,9 @@ def _organization(item: object, where: str, notes: list[str]) -> OrganizationRec
         phone=phone,
         referral_email=email,
         capacity_status=capacity,
+        public_address=fields.get("public_address", ""),
+        address_confidential=fields.get("address_confidential", "").strip().lower() in ("true", "yes", "1"),
+        what_to_bring=fields.get("what_to_bring", ""),
     )
     return OrganizationRecord(external_id, details)
 

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from service.directory.models import Organization
 from service.referrals.operations import PersonDetails
 from tests.e2e.browser import WORDS
+from tests.e2e.browser import field
 from tests.e2e.browser import her
 from tests.e2e.browser import sign_in
 from tests.e2e.test_accessibility import Audit
@@ -42,6 +43,7 @@ def test_the_caseworker_prints_her_sheet_and_the_consent_form_from_the_referral_
         shelter = session.get_one(Organization, live.network.shelter.organization.id)
         shelter.phone = "450-555-0101"
         shelter.hours = "24 heures sur 24"
+        shelter.address_confidential = True
         session.commit()
     referral_id = live.sent_referral(PersonDetails(name=WOMAN.name, phone=WOMAN.phone))
     sign_in(page, live.url, live.email(centre.caseworker), FR)
@@ -102,3 +104,32 @@ def test_the_caseworker_prints_her_sheet_and_the_consent_form_from_the_referral_
 
     audit.assert_clean()
     assert len(audit.checked) == 3
+
+
+def test_a_shelter_keeps_its_address_confidential_and_her_sheet_says_so(live, page: Page, screenshot):
+    """The shelter's coordinator types an address, then ticks « Adresse confidentielle » and lists
+    what to bring; the sheet the women's centre prints says « Adresse confidentielle », never the
+    address, and lists what the shelter asks to bring."""
+    shelter, centre = live.network.shelter, live.network.womens_centre
+    live.set_language(shelter.coordinator, "fr")
+    live.set_language(centre.caseworker, "fr")
+    sign_in(page, live.url, live.email(shelter.coordinator), FR)
+    page.goto(f"{live.url}/directory/organizations/{shelter.organization.id}/edit")
+    field(page, "Adresse publique").fill("1234, boulevard Fictif, Laval H7X 0A1")
+    field(page, "Adresse confidentielle").check()
+    field(page, "Quoi apporter").fill("Carte d’assurance maladie\nMédicaments pour une semaine")  # noqa: RUF001
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_text("Les renseignements de l’organisme sont enregistrés.")).to_be_visible()  # noqa: RUF001
+    expect(page.get_by_text("Adresse confidentielle", exact=True)).to_be_visible()
+    assert "boulevard Fictif" not in page.content()
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    referral_id = live.sent_referral()
+    sign_in(page, live.url, live.email(centre.caseworker), FR)
+    page.goto(f"{live.url}/referrals/{referral_id}/sheet")
+    page.emulate_media(media="print")
+    paper = page.locator("article.paper")
+    expect(paper.get_by_text("Adresse confidentielle")).to_be_visible()
+    expect(paper.get_by_role("listitem").filter(has_text="Médicaments pour une semaine")).to_be_visible()
+    assert "boulevard Fictif" not in page.content()
+    screenshot("fr-her-sheet-confidential-address")

@@ -242,7 +242,7 @@ def test_her_portability_export_includes_them(session, protocols, network, refer
 # Telling the other side ---------------------------------------------------------------
 
 
-def test_the_other_side_gets_one_email_an_hour_without_the_content(
+def test_the_other_side_gets_one_email_a_day_without_the_content(
     session, protocols, network, referral, clock
 ):
     network.shelter.organization.referral_email = "accueil@phare.example.org"
@@ -262,8 +262,12 @@ def test_the_other_side_gets_one_email_an_hour_without_the_content(
         assert WORDS not in text
         assert NAME not in text
 
+    # The day's others wait for the next morning's digest (tests/service/test_message_digest.py).
     clock.advance(hours=1)
     write_message(session, referral.id, network.womens_centre.caseworker, "Et maintenant?", clock=clock)
+    assert len(notices(session, referral)) == 1
+    clock.advance(days=1)
+    write_message(session, referral.id, network.womens_centre.caseworker, "Et demain?", clock=clock)
     assert len(notices(session, referral)) == 2
 
 

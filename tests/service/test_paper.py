@@ -16,6 +16,7 @@ from sqlalchemy import select
 from service.audit.models import AuditEntry
 from service.audit.views import ACTIONS
 from service.dates import format_day
+from service.directory.models import Organization
 from service.referrals.operations import PersonDetails
 from tests.service.test_referral_pages import HER
 from tests.service.test_referral_pages import referral_in
@@ -30,6 +31,7 @@ def shelter(network, session):
     organization.hours = "24 heures sur 24, 7 jours sur 7"
     organization.languages = ["fr", "es"]
     organization.accessibility = "Rez-de-chaussée accessible"
+    organization.address_confidential = True
     network.womens_centre.organization.phone = "450-555-0202"
     session.commit()
     return organization
@@ -76,6 +78,31 @@ def test_her_sheet_says_where_to_go_and_what_comes_next_in_the_language_she_read
         "What to bring",
     ):
         assert expected in english, expected
+
+
+def test_her_sheet_gives_a_public_address_and_what_the_organization_asks_to_bring(
+    app, session, network, protocols, clock
+):
+    receiver = network.shelter.organization
+    receiver.public_address = "1234, boulevard Fictif, Laval (Québec) H7X 0A1"
+    receiver.what_to_bring = "Avis de la cour\nPièce d'identité"
+    session.commit()
+    referral = referral_in("accepted", session, protocols, network, clock)
+    client = signed_in(app, network.womens_centre.caseworker, session)
+
+    page = text_of(client.get(f"/referrals/{referral.id}/sheet?paper=fr"))
+    assert "1234, boulevard Fictif, Laval (Québec) H7X 0A1" in page
+    assert "Adresse confidentielle" not in page
+    assert "<li>Avis de la cour</li>" in page
+    assert "<li>Pièce d'identité</li>" in page
+    assert "votre carte d\u2019assurance maladie" not in page  # its own list, not what most ask
+
+    # Flagged confidential, the sheet says so, whatever an address left in the database.
+    session.get(Organization, receiver.id).address_confidential = True
+    session.commit()
+    page = text_of(client.get(f"/referrals/{referral.id}/sheet?paper=fr"))
+    assert "Adresse confidentielle" in page
+    assert "boulevard Fictif" not in page
 
 
 def test_her_sheet_before_sending_and_once_finished_promises_no_date(app, session, network, protocols, clock):

@@ -60,7 +60,7 @@ def test_both_versions_render_and_say_the_same_thing(template, language):
     assert f'href="{CONTEXT["link"]}"' in page
 
 
-SUMMARIES = {"daily_digest", "partnership_review_due", "partnership_presentation_due"}
+SUMMARIES = {"daily_digest", "message_digest", "partnership_review_due", "partnership_presentation_due"}
 # Emails about a person's account or an organization's request to join: no referral in them.
 NOT_ABOUT_A_REFERRAL = ("account_", "password_reset", "join_request_")
 OTHER_TEMPLATES = sorted(name for name in template_names() if name.startswith(NOT_ABOUT_A_REFERRAL))
