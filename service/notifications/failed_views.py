@@ -43,6 +43,8 @@ TEMPLATE_NAMES = {
     "deadline_overdue_notice": _l("Overdue notice to the sender"),
     "consent_lapsed": _l("Consent to renew"),
     "daily_digest": _l("Daily digest"),
+    "new_message": _l("New message on a referral"),
+    "message_digest": _l("Daily digest of messages"),
     "partnership_review_due": _l("Partnership review due"),
     "partnership_presentation_due": _l("Presentation of services due"),
     "account_invitation": _l("Invitation to the team"),
