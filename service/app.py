@@ -99,6 +99,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.audit.views import blueprint as audit_log
     from service.directory.sheet_views import blueprint as directory_import
     from service.directory.views import blueprint as directory
+    from service.documents.views import blueprint as documents
     from service.join_requests.views import blueprint as join_requests
     from service.links.views import blueprint as links
     from service.notifications.failed_views import blueprint as failed_messages
@@ -126,6 +127,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         links,
         referrals,
         messages,
+        documents,
         emergency,
         paper,
         person,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cache
 from pathlib import Path
+from typing import Any
 from typing import Literal
 
 from cryptography.fernet import Fernet
@@ -162,6 +163,26 @@ class Settings(BaseSettings):
     import_max_bytes: int = 5 * 1024 * 1024
     """The largest spreadsheet (CSV or XLSX) the directory's import takes: thousands of rows."""
 
+    document_max_bytes: int = 10 * 1024 * 1024
+    """The largest document (PDF, JPEG, PNG) attached to a referral; a larger one is refused unread."""
+
+    documents_url: str | None = None
+    """Where the documents attached to referrals are kept, encrypted: a folder (the default,
+    `data_dir/documents`, which `maillage backup` includes) or an S3-compatible store as
+    `s3://bucket/prefix` (install `maillage[s3]`; its keys and endpoint in
+    `MAILLAGE_DOCUMENTS_STORAGE_OPTIONS`, or the usual `AWS_*` variables). Backing up a bucket is
+    the bucket's own business (versioning, replication)."""
+
+    documents_storage_options: dict[str, Any] = {}
+    """Options of the store named by `documents_url`, as JSON, e.g. `{"endpoint_url":
+    "https://s3.example.org", "key": "...", "secret": "..."}` (s3fs's `S3FileSystem` options)."""
+
+    document_encryption_key: str | None = None
+    """Encrypts the documents attached to referrals: a Fernet key, or several separated by commas,
+    newest first (the first encrypts, each decrypts). Unset, a key derived from the secret key
+    (HKDF-SHA256) is used, always tried last: set one in production, so that changing the secret
+    key does not make every document unreadable. Made as the TOTP key is."""
+
     taxonomy_map: Path | None = None
     """A YAML file of other taxonomies' terms (211's...) and the needs they mean, added over the
     shipped `service/standards/taxonomy_map.yaml` (copy it to start); the imports read both."""
@@ -184,7 +205,7 @@ class Settings(BaseSettings):
             raise ValueError("beat's lock must last 3 seconds or more, so that beat can renew it in time")
         return value
 
-    @field_validator("totp_encryption_key", "backup_key")
+    @field_validator("totp_encryption_key", "backup_key", "document_encryption_key")
     @classmethod
     def _fernet_keys(cls, value: str | None) -> str | None:
         """Refuse to start with a key that is not one: no secret could be read or written."""
@@ -237,8 +258,8 @@ class Settings(BaseSettings):
         return (self.backup_dir or self.data_dir / "backups").resolve()
 
     def documents_folder(self) -> Path:
-        """The document store: files people attach, kept under `data_dir` and backed up with the
-        database. Nothing writes there yet; whatever will (attachments) must keep its files here."""
+        """The document store's folder by default (`documents_url` unset): the documents attached to
+        referrals, encrypted, under `data_dir` and backed up with the database."""
         return (self.data_dir / "documents").resolve()
 
     def mailbox_folder(self) -> Path:

@@ -17,6 +17,7 @@ from service.directory.models import Partnership
 from service.directory.models import PartnershipNote
 from service.directory.models import ReferralAgreement
 from service.directory.models import Service
+from service.documents.models import ReferralDocument
 from service.health.models import Heartbeat
 from service.join_requests.models import JoinRequest
 from service.join_requests.models import JoinRequestEvent
@@ -56,6 +57,7 @@ __all__ = [
     "RecoveryCode",
     "Referral",
     "ReferralAgreement",
+    "ReferralDocument",
     "ReferralEvent",
     "ReferralFigure",
     "ReferralPerson",

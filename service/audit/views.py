@@ -48,6 +48,8 @@ ACTIONS = {
     "audit.read": _l("Audit log read"),
     "consent.lapsed": _l("Consent lapsed: sender asked to act"),
     "consent.withdrawn": _l("Consent withdrawn"),
+    "document.added": _l("Document attached to a referral"),
+    "document.read": _l("Document downloaded"),
     "emergency.recorded": _l("Sent without consent (emergency)"),
     "emergency.report_read": _l("Emergency report read"),
     "incident.exported": _l("Incident register exported"),

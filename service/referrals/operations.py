@@ -26,6 +26,7 @@ from service.clock import Clock
 from service.clock import utcnow
 from service.directory.models import Need
 from service.directory.models import Organization
+from service.documents.erasure import erase_documents
 from service.errors import ConcurrentUpdate
 from service.errors import GuardFailed
 from service.errors import InvalidTransition
@@ -172,8 +173,9 @@ def withdraw_consent(
     """She took back her consent: end every consent valid now, in the event log, and tell the receiver.
 
     From then on the outbox silences the referral's messages (see
-    `consent_expiry.silenced`) and the receiving organization no longer sees
-    her details. If the referral was ever sent, the receiving organization is
+    `consent_expiry.silenced`), the receiving organization no longer sees
+    her details, and the documents attached are erased, from the store too.
+    If the referral was ever sent, the receiving organization is
     told, in the same commit, to stop using what it received (an email with
     no personal data). Only her sending organization's caseworkers and
     coordinators may record it; with no valid consent left to withdraw, the
@@ -203,6 +205,8 @@ def withdraw_consent(
         )
         if was_sent(referral):
             _notify(session, referral, event_id, [Notification(WITHDRAWAL_NOTICE, "receiver")], now)
+        # Her paper was shared under the consent she took back: the documents go, from the store too.
+        erase_documents(session, referral.id)
         audit(session, "consent.withdrawn", actor, now, referral_id=referral.id)
         session.commit()
     return referral

@@ -6,8 +6,9 @@ referrals about her (by number, by name) among those her organization sent,
 never another's, and then, for the referrals she picks:
 
 - `person_file` gathers everything held about her on them: her details, her
-  consents, the event log, the emergency exception if any; shown as a page
-  or downloaded as JSON (`as_json`);
+  consents, the event log, the emergency exception if any, the documents
+  attached; shown as a page or downloaded as JSON (`as_json`, the documents'
+  bytes in it);
 
 and the coordinator alone changes them:
 
@@ -23,6 +24,7 @@ Domain code: no Flask.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -39,6 +41,10 @@ from service.audit.operations import audit
 from service.clock import Clock
 from service.clock import utcnow
 from service.directory.models import Organization
+from service.documents.models import ReferralDocument
+from service.documents.sealing import unseal
+from service.documents.storage import DocumentStore
+from service.documents.storage import configured_store
 from service.errors import ConcurrentUpdate
 from service.errors import NotAllowed
 from service.errors import ReferralError
@@ -216,6 +222,16 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
+class DocumentRecord:
+    name: str
+    content_type: str
+    size: int
+    added_at: datetime
+    added_by: str  # the side that attached it: "sender" or "receiver"
+    content_base64: str | None  # in the download only (`export`)
+
+
+@dataclass(frozen=True)
 class ReferralRecord:
     """One referral about her, with everything Maillage holds on it."""
 
@@ -233,6 +249,7 @@ class ReferralRecord:
     consents: list[ConsentRecord]
     sent_without_consent_at: datetime | None
     events: list[EventRecord]
+    documents: list[DocumentRecord]
 
 
 @dataclass(frozen=True)
@@ -250,11 +267,13 @@ def person_file(
     *,
     export: bool = False,
     language: str = "fr",
+    store: DocumentStore | None = None,
     clock: Clock = utcnow,
 ) -> PersonFile:
     """Everything held about her on these referrals of the actor's organization.
 
-    Audited per referral: "person.read" for the page, "person.exported" for a download.
+    Audited per referral: "person.read" for the page, "person.exported" for a download,
+    which carries the documents' bytes too.
     """
     _may_answer(actor)
     referrals = own_referrals(session, actor, referral_ids)
@@ -298,6 +317,21 @@ def person_file(
                 reason=words.reason,
             )
         )
+    documents: dict[int, list[DocumentRecord]] = {}
+    query = (
+        select(ReferralDocument).where(ReferralDocument.referral_id.in_(ids)).order_by(ReferralDocument.id)
+    )
+    for document in session.scalars(query):
+        documents.setdefault(document.referral_id, []).append(
+            DocumentRecord(
+                name=document.name,
+                content_type=document.content_type,
+                size=document.size,
+                added_at=document.added_at,
+                added_by=document.party,
+                content_base64=_content(document, store) if export else None,
+            )
+        )
     records = []
     for referral in referrals:
         protocol = protocol_of[referral.id]
@@ -318,6 +352,7 @@ def person_file(
                 consents=consents.get(referral.id, []),
                 sent_without_consent_at=referral.emergency.decided_at if referral.emergency else None,
                 events=events.get(referral.id, []),
+                documents=documents.get(referral.id, []),
             )
         )
     now = clock()
@@ -325,6 +360,15 @@ def person_file(
         audit(session, "person.exported" if export else "person.read", actor, now, referral_id=referral_id)
     session.commit()
     return PersonFile(generated_at=now, organization=names[actor.organization_id], referrals=records)
+
+
+def _content(document: ReferralDocument, store: DocumentStore | None) -> str | None:
+    """A document's bytes in base64, for her file's download; None when they are gone from the store."""
+    try:
+        sealed = (store or configured_store()).get(document.key)
+    except FileNotFoundError:
+        return None
+    return base64.b64encode(unseal(sealed)).decode("ascii")
 
 
 def as_json(file: PersonFile) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Retention: the woman's personal data is erased once her referral has been closed long enough.
 
 What goes: her details (`ReferralPerson`), the free text of her consents
-(with whom, for what), the comments of the event log and the reason written
-for an emergency sent without her consent (it may describe her situation). What stays: the
+(with whom, for what), the comments of the event log, the reason written
+for an emergency sent without her consent (it may describe her situation) and the
+documents attached to the referral, their encrypted bytes with them. What stays: the
 referral, its states and dates, its needs and reason codes, which are the
 anonymized record the network's figures are made of.
 
@@ -38,6 +39,8 @@ from service.clock import Clock
 from service.clock import utcnow
 from service.directory.models import Organization
 from service.directory.queries import add_months
+from service.documents.erasure import erase_documents
+from service.documents.models import ReferralDocument
 from service.privacy.queries import effective_retention
 from service.referrals.actors import Actor
 from service.referrals.models import Consent
@@ -62,6 +65,7 @@ def _holds_personal_data() -> ColumnElement[bool]:
         ),
         exists().where(ReferralEvent.referral_id == Referral.id, ReferralEvent.comment.is_not(None)),
         exists().where(EmergencyDisclosure.referral_id == Referral.id, EmergencyDisclosure.reason != ""),
+        exists().where(ReferralDocument.referral_id == Referral.id),
     )
 
 
@@ -108,7 +112,8 @@ def erase_personal_data(session: Session, referral_id: int) -> None:
     """Erase what identifies her on one referral, in the caller's transaction.
 
     Her details, the free text of her consents (with whom, for what), the
-    event log's comments and an emergency's written reason go; the referral,
+    event log's comments, an emergency's written reason and the documents attached
+    (rows and encrypted bytes, `documents.erasure`) go; the referral,
     its states, dates, needs and reason codes stay, and that there was an
     emergency. Used by the purge and by an erasure she asked for
     (`person_rights.erase_person`).
@@ -125,6 +130,7 @@ def erase_personal_data(session: Session, referral_id: int) -> None:
     session.execute(
         update(EmergencyDisclosure).where(EmergencyDisclosure.referral_id == referral_id).values(reason="")
     )
+    erase_documents(session, referral_id)
 
 
 def purge_closed(session: Session, protocols: ProtocolLibrary, *, months: int, clock: Clock = utcnow) -> int:

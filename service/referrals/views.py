@@ -24,6 +24,12 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
+from service.config import settings
+from service.directory.sheet_wording import size_words
+from service.documents.forms import PREFIX as DOCUMENT_PREFIX
+from service.documents.forms import DocumentForm
+from service.documents.operations import documents_for
+from service.documents.operations import may_add as may_add_document
 from service.errors import ConcurrentUpdate
 from service.errors import ConsentRequired
 from service.errors import GuardFailed
@@ -437,11 +443,17 @@ def page_with_message_form(referral_id: int, message_form: MessageForm) -> str:
     return _render(_page(referral_id), message_form=message_form)
 
 
+def page_with_document_form(referral_id: int, document_form: DocumentForm) -> str:
+    """The referral's page again with a refused document: why, beside the file field."""
+    return _render(_page(referral_id), document_form=document_form)
+
+
 def _render(
     page: ReferralPage,
     submitted: ActionForm | None = None,
     duplicates: list[Duplicate] | None = None,
     message_form: MessageForm | None = None,
+    document_form: DocumentForm | None = None,
 ) -> str:
     session = db()
     language = current_locale()
@@ -460,6 +472,11 @@ def _render(
         send_anyway = ActionEntry(send, form)
     reads_messages = may_read_messages(current_user.actor, referral, request_clock()())
     entries = hide_unreadable(timeline(session, protocol_library(), page, language), reads_messages)
+    side = side_of(current_user.actor, referral)
+    # Her documents follow her details: the receiving side lists them only under her consent (None).
+    documents = (
+        documents_for(session, referral.id, current_user.actor, now=request_clock()()) if side else None
+    )
     if side_of(current_user.actor, referral) is not None:
         # Whoever of the organization opens the page has read the messages for it (or, after her
         # withdrawal, seen that there are some it may no longer read: they are not waiting on it).
@@ -471,6 +488,11 @@ def _render(
         entries=entries,
         message_form=message_form or MessageForm(prefix=MESSAGE_PREFIX, formdata=None),
         may_write_messages=side_of(current_user.actor, referral) is not None and not page.is_draft,
+        documents=documents,
+        document_form=document_form or DocumentForm(prefix=DOCUMENT_PREFIX, formdata=None),
+        may_attach=side is not None and may_add_document(side, referral, request_clock()()),
+        document_limit=settings().document_max_bytes,
+        size_words=lambda size: size_words(size, _),
         actions=action_forms(page.actions, organizations, referral.version, submitted),
         submitted=submitted,
         duplicates=duplicates,

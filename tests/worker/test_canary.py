@@ -15,13 +15,16 @@ How each channel is watched:
 - URLs: a `before_request` hook of the test's app keeps every path and query string requested,
   and every `Location` it answered with;
 - the database: every column of every table (reflected, so tables this test does not know are
-  included), before the purge (where the canary must be found: the search works) and after.
+  included), before the purge (where the canary must be found: the search works) and after;
+- the document store: the folder the web app and the worker share, whose files must hold nothing
+  readable of her PDF, and nothing at all once purged.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import logging
 import random
@@ -41,6 +44,7 @@ from flask import request
 from sqlalchemy import MetaData
 from sqlalchemy import select
 
+from service.config import settings
 from service.directory.models import Organization
 from service.directory.needs import seed_needs
 from service.notifications.models import OutboxMessage
@@ -48,6 +52,7 @@ from service.referrals.models import Referral
 from service.referrals.models import ReferralEvent
 from service.referrals.models import ReferralPerson
 from tests.conftest import sign_in
+from tests.service.test_documents import pdf
 from tests.worker.conftest import BASE_URL
 from tests.worker.conftest import WorkerProcess
 from tests.worker.conftest import opened_from_the_web
@@ -76,7 +81,9 @@ COMMENTS = {
     "partner_message": f"Canari{TAG} elle a besoin de sa carte soleil",
     "caseworker_message": f"Canari{TAG} appeler apres 15 h seulement",
 }
-CANARIES = [TAG, *HER.values(), *CONSENT.values(), *COMMENTS.values()]
+# Inside the PDF the centre attaches: a signed consent naming her.
+DOCUMENT_TEXT = f"Canari{TAG} consentement signe par elle"
+CANARIES = [TAG, *HER.values(), *CONSENT.values(), *COMMENTS.values(), DOCUMENT_TEXT]
 
 
 def leaks(text: str) -> list[str]:
@@ -207,8 +214,17 @@ def test_a_canary_referral_leaves_no_trace_outside_its_page_and_none_at_all_once
     clock,
     caplog,
     web_app,
+    worker_env,
+    monkeypatch,
+    tmp_path,
 ):
     caplog.set_level(logging.DEBUG)
+    # One document store for the web app and the worker (whose retention job erases it), as the
+    # data volume docker-compose.yml gives both.
+    documents = tmp_path / "documents"
+    monkeypatch.setenv("MAILLAGE_DOCUMENTS_URL", str(documents))
+    settings.cache_clear()
+    worker_env["MAILLAGE_DOCUMENTS_URL"] = str(documents)
     seed_needs(session)
     shelter = session.get(Organization, world.shelter.organization.id)
     shelter.referral_email = "accueil@phare.example.org"
@@ -278,6 +294,19 @@ def test_a_canary_referral_leaves_no_trace_outside_its_page_and_none_at_all_once
     )
     assert wrote.status_code == 303, wrote.text
     assert COMMENTS["partner_message"] in caseworker.get(f"/referrals/{referral_id}").text
+    # The centre attaches her signed consent: her name in the file's name, the canary inside it.
+    signed = pdf(DOCUMENT_TEXT)
+    attached = caseworker.post(
+        f"/referrals/{referral_id}/documents",
+        data={"document-file": (io.BytesIO(signed), f"Consentement {HER['name']}.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert attached.status_code == 303, attached.text
+    page = caseworker.get(f"/referrals/{referral_id}").text
+    download = re.search(rf'href="(/referrals/{referral_id}/documents/\d+)"', page).group(1)
+    assert caseworker.get(download).data == signed
+    [stored] = [path for path in documents.rglob("*") if path.is_file()]
+    assert leaks(stored.read_bytes().decode("latin-1")) == [], "encrypted in the store"
     closed = caseworker.post(
         f"/referrals/{referral_id}/actions",
         data={
@@ -329,8 +358,9 @@ def test_a_canary_referral_leaves_no_trace_outside_its_page_and_none_at_all_once
     assert f"/referrals/{referral_id}?" in urls
     assert leaks("\n".join(urls)) == []
 
-    # The database after the purge: nothing of her anywhere...
+    # The database after the purge: nothing of her anywhere, nor in the document store...
     assert leaks(dump_database(engine)) == []
+    assert [path for path in documents.rglob("*") if path.is_file()] == []
     # ...and the anonymized record is whole.
     session.rollback()
     referral = session.get(Referral, referral_id)
@@ -341,7 +371,7 @@ def test_a_canary_referral_leaves_no_trace_outside_its_page_and_none_at_all_once
     ).all()
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[-1].to_state == "closed"
-    assert {"reminder", "escalation", "message"} <= {e.kind for e in events}
+    assert {"reminder", "escalation", "message", "document"} <= {e.kind for e in events}
     assert [e.trigger for e in events if e.trigger] == [
         "send",
         "acknowledge",
