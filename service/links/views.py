@@ -10,17 +10,22 @@ page is shown.
 
 from __future__ import annotations
 
+from io import BytesIO
+
 from flask import Blueprint
 from flask import abort
 from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import send_file
 from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from service.directory.models import Organization
+from service.documents.links import read_through_link
+from service.documents.operations import documents_for
 from service.errors import ConcurrentUpdate
 from service.errors import ConsentRequired
 from service.errors import GuardFailed
@@ -156,6 +161,23 @@ def message(token: str) -> Response | tuple[str, int]:
     return _back(token)
 
 
+@blueprint.route("/<token>/documents/<int:document_id>", methods=["POST"])
+@limiter.limit(RATE)
+def document(token: str, document_id: int) -> Response:
+    """A document of the referral, downloaded from a button under her details (a POST, as they are:
+    a mail scanner never fetches it); the read is audited with the link."""
+    try:
+        found, data = read_through_link(db(), token, document_id, clock=request_clock())
+    except ConsentRequired:
+        flash(_("Her consent is no longer valid: her documents are not shown."), "error")
+        return _back(token)
+    response = send_file(
+        BytesIO(data), mimetype=found.content_type, as_attachment=True, download_name=found.name, max_age=0
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def _back(token: str) -> Response:
     return redirect(url_for("links.page", token=token), 303)
 
@@ -180,6 +202,8 @@ def _render(
     now = request_clock()()
     # The messages speak of her: shown with her details, once a person asked for them (a POST).
     messages = messages_for(db(), data.referral.id, link_holder(data.link), now=now) if data.person else []
+    # Her documents too, under the same rule as her details (None: her consent no longer allows it).
+    documents = documents_for(db(), data.referral.id, link_holder(data.link), now=now) if data.person else []
     return render_template(
         "links/referral.html",
         page=data,
@@ -188,6 +212,7 @@ def _render(
         token=request.view_args["token"],
         now=now,
         messages=messages,
+        documents=documents,
         message_form=message_form or MessageForm(prefix=MESSAGE_PREFIX, formdata=None),
         writes_messages=data.consent is not None and data.sent_at is not None,
     )

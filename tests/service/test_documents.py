@@ -30,6 +30,7 @@ from service.documents.storage import configured_store
 from service.documents.storage import store_for
 from service.errors import ConsentRequired
 from service.errors import ReferralNotFound
+from service.links.operations import issue_link
 from service.referrals.models import ReferralEvent
 from service.referrals.operations import fire
 from service.referrals.operations import withdraw_consent
@@ -460,3 +461,36 @@ def test_with_csrf_on_a_file_larger_than_a_form_is_taken_and_a_missing_token_is_
     assert "Le formulaire a expiré" in unescape(without.text)
     assert taken.status_code == 303
     assert len(files_in(tmp_path / "instance" / "documents")) == 1
+
+
+def test_the_partner_downloads_through_her_signed_link_once_she_asked_for_her_details(
+    app, session, protocols, network, referral, clock, store
+):
+    number = attach(session, referral.id, network.womens_centre.caseworker, clock, name="Évaluation.pdf")
+    token = issue_link(session, referral.id, network.shelter.organization.id, clock=clock)
+    other = fire(
+        session,
+        protocols,
+        draft(session, protocols, network, clock).id,
+        "send",
+        network.womens_centre.caseworker,
+        clock=clock,
+    )
+    other_token = issue_link(session, other.id, network.shelter.organization.id, clock=clock)
+    referral_id = referral.id
+    partner = app.test_client()
+
+    assert "Évaluation.pdf" not in unescape(partner.get(f"/link/{token}").text)  # what a mail scanner fetches
+    shown = unescape(partner.post(f"/link/{token}/person").text)
+    assert "Télécharger Évaluation.pdf" in shown
+    downloaded = partner.post(f"/link/{token}/documents/{number}")
+
+    assert downloaded.status_code == 200
+    assert downloaded.data == pdf()
+    assert downloaded.headers["Content-Disposition"].startswith("attachment;")
+    assert partner.post(f"/link/{other_token}/documents/{number}").status_code == 404
+    assert partner.get(f"/link/{token}/documents/{number}").status_code == 405
+    read = session.scalars(
+        select(AuditEntry).where(AuditEntry.referral_id == referral_id, AuditEntry.action == "document.read")
+    ).all()
+    assert [entry.signed_link_id is not None for entry in read] == [True]
