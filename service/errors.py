@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workflows.errors import ConsentRequired
+from workflows.errors import FieldProblem
 from workflows.errors import GuardFailed
 from workflows.errors import InvalidTransition
 from workflows.errors import NotAllowed
@@ -15,6 +16,7 @@ from workflows.errors import UnknownTrigger
 __all__ = [
     "ConcurrentUpdate",
     "ConsentRequired",
+    "FieldProblem",
     "GuardFailed",
     "InvalidTransition",
     "NotAllowed",

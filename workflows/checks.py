@@ -15,10 +15,54 @@ from workflows.guards import GUARDS
 from workflows.guards import PARTIES_OF
 from workflows.guards import recipients_of
 from workflows.schema import FHIR_FINAL_TASK_STATUSES
+from workflows.schema import REQUEST_KINDS
+from workflows.schema import FieldSpec
 from workflows.schema import Notify
 from workflows.schema import ProtocolFile
 
 Finding = tuple[str, str]
+
+# The kinds of value a partnership request's field may hold.
+FIELD_TYPES = frozenset({"text", "longtext", "date", "datetime", "choice", "number"})
+DATE_TYPES = frozenset({"date", "datetime"})
+# Kinds of value that only a person has: a request between organizations never collects them.
+PERSONAL_TYPES = frozenset(
+    {"person", "name", "email", "phone", "address", "birth_date", "health_card", "file", "photo", "consent"}
+)
+# Words of a field's name that say it would hold a woman's personal data (in English or French).
+PERSONAL_NAME_WORDS = frozenset(
+    {
+        "name", "nom", "prenom", "firstname", "lastname", "surname",
+        "birth", "birthdate", "birthday", "naissance", "dob", "age",
+        "health", "sante", "ramq", "nam", "insurance", "assurance", "sin", "nas",
+        "phone", "telephone", "cell", "email", "courriel", "mail",
+        "address", "adresse", "postal", "street",
+        "woman", "women", "femme", "femmes", "person", "personne", "client", "cliente", "beneficiary",
+        "victim", "victime", "diagnosis", "diagnostic", "medical", "medication", "child", "children",
+        "enfant", "enfants", "dossier",
+    }
+)  # fmt: skip
+# Phrases of a field's label that ask for the same, whatever its name.
+PERSONAL_LABEL_PHRASES = (
+    "date of birth",
+    "birth date",
+    "date de naissance",
+    "health card",
+    "health insurance",
+    "assurance maladie",
+    "social insurance",
+    "assurance sociale",
+    "her name",
+    "woman's name",
+    "nom de la femme",
+    "son nom",
+    "her address",
+    "son adresse",
+    "her phone",
+    "son téléphone",
+)
+# The transition every partnership request starts with, from the initial state, by `asking`.
+ASKING_TRIGGER = "ask"
 
 
 def sources(source: str | list[str]) -> list[str]:
@@ -34,6 +78,7 @@ def check_protocol(protocol: ProtocolFile, templates: Collection[str]) -> list[F
         *_check_deadlines(protocol, templates),
         *_check_graph(protocol),
         *_check_fhir(protocol),
+        *_check_request(protocol),
     ]
 
 
@@ -114,14 +159,26 @@ def _check_deadlines(protocol: ProtocolFile, templates: Collection[str]) -> Iter
         if state.deadline is None:
             continue
         previous: Duration | None = None
+        anchor = state.deadline.steps[0].from_field
         for i, step in enumerate(state.deadline.steps):
             path = f"states.{name}.deadline.steps[{i}]"
             yield from _check_notify(f"{path}.notify", step.notify, templates, protocol.subject)
+            if step.from_field is not None:
+                spec = protocol.fields.get(step.from_field)
+                if spec is None or spec.type not in DATE_TYPES:
+                    dates = [n for n, f in protocol.fields.items() if f.type in DATE_TYPES]
+                    yield f"{path}.from", _one_of("date field", step.from_field, dates)
+            if step.from_field != anchor:
+                yield f"{path}.from", "all steps of one deadline must count from the same date"
             if step.after in protocol.parameters:
                 after = Duration.parse(protocol.parameters[step.after].default)
             else:
                 try:
-                    after = Duration.parse(step.after)
+                    after = (
+                        Duration.parse(step.after)
+                        if step.from_field is None
+                        else Duration.parse_offset(step.after)
+                    )
                 except ValueError as error:
                     yield f"{path}.after", f"{error}, or the name of a parameter"
                     continue
@@ -168,3 +225,54 @@ def _check_fhir(protocol: ProtocolFile) -> Iterator[Finding]:
     for name in mapped:
         if name not in protocol.states:
             yield f"fhir.task_status.{name}", _one_of("state", name, protocol.states)
+
+
+def _check_request(protocol: ProtocolFile) -> Iterator[Finding]:
+    """A partnership request's kind and fields; no other subject has them."""
+    if protocol.subject != "partnership_request":
+        if protocol.kind is not None:
+            yield "kind", "only a protocol of subject 'partnership_request' has a kind"
+        if protocol.fields:
+            yield "fields", "only a protocol of subject 'partnership_request' has fields"
+        return
+    if protocol.kind is None:
+        yield "subject", "a 'partnership_request' protocol needs a 'kind' (" + ", ".join(REQUEST_KINDS) + ")"
+    if not any(
+        t.trigger == ASKING_TRIGGER and protocol.initial in sources(t.source) and "asking" in t.by
+        for t in protocol.transitions
+    ):
+        yield "transitions", f"needs a transition {ASKING_TRIGGER!r} from {protocol.initial!r} by 'asking'"
+    triggers = {t.trigger for t in protocol.transitions}
+    for name, field in protocol.fields.items():
+        path = f"fields.{name}"
+        yield from _personal_data(path, name, field)
+        if field.type not in FIELD_TYPES and field.type not in PERSONAL_TYPES:
+            yield (
+                f"{path}.type",
+                f"unknown field type {field.type!r}; expected one of: {', '.join(sorted(FIELD_TYPES))}",
+            )
+        if field.type == "choice" and not field.choices:
+            yield f"{path}.choices", "a choice field needs its choices"
+        elif field.type != "choice" and field.choices:
+            yield f"{path}.choices", "only a choice field has choices"
+        for i, trigger in enumerate(field.at):
+            if trigger not in triggers:
+                yield f"{path}.at[{i}]", _one_of("trigger", trigger, triggers)
+
+
+def _personal_data(path: str, name: str, field: FieldSpec) -> Iterator[Finding]:
+    """Refuse a field that would collect a woman's personal data: a request carries none."""
+    why = "a request between organizations carries no personal data of any woman"
+    if field.type in PERSONAL_TYPES:
+        yield f"{path}.type", f"type {field.type!r} collects personal data: {why}"
+        return
+    words = [w for w in name.split("_") if w in PERSONAL_NAME_WORDS]
+    if words:
+        yield path, f"the name {name!r} ({words[0]!r}) says it would collect personal data: {why}"
+        return
+    for text in (field.label.fr, field.label.en):
+        plain = text.lower().replace("\u2019", "'")
+        phrase = next((p for p in PERSONAL_LABEL_PHRASES if p in plain), None)
+        if phrase is not None:
+            yield f"{path}.label", f"the label asks for personal data ({phrase!r}): {why}"
+            return

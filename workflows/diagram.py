@@ -36,6 +36,9 @@ PARTY_NAMES = {
     # The parties of a request to join the network (subject join_request).
     "requester": {"fr": "organisme demandeur", "en": "requesting organization"},
     "regional_admin": {"fr": "administration régionale", "en": "regional admin"},
+    # The parties of a request between two organizations (subject partnership_request).
+    "asking": {"fr": "organisme qui demande", "en": "asking organization"},
+    "answering": {"fr": "organisme qui répond", "en": "answering organization"},
 }
 
 WORDS = {
@@ -43,6 +46,10 @@ WORDS = {
         "version": "version",
         "reminder": "rappel après",
         "escalation": "escalade après",
+        "reminder_from": "rappel",
+        "escalation_from": "escalade",
+        "before": "avant",
+        "after": "après",
         "start": "● : début",
         "terminal": "double bordure : état final",
         "adjustable": "* : délai ajustable dans l'entente de partenariat",
@@ -51,6 +58,10 @@ WORDS = {
         "version": "version",
         "reminder": "reminder after",
         "escalation": "escalation after",
+        "reminder_from": "reminder",
+        "escalation_from": "escalation",
+        "before": "before",
+        "after": "after",
         "start": "●: start",
         "terminal": "double border: final state",
         "adjustable": "*: delay a partnership agreement may adjust",
@@ -110,7 +121,16 @@ def deadline_lines(
     lines = [deadline.title.in_language(language)]
     for step in deadline.steps:
         mark = "*" if mark_adjustable and step.after in protocol.spec.parameters else ""
-        when = duration_text(protocol.duration(step.after, parameters), language)
+        duration = protocol.duration(step.after, parameters)
+        if step.from_field is not None:
+            # Counted from one of the request's dates: "rappel 2 jours avant Début du prêt".
+            words = WORDS[language]
+            side = words["before"] if duration.amount < 0 else words["after"]
+            what = protocol.fields[step.from_field].label.in_language(language)
+            when = duration_text(Duration(abs(duration.amount), duration.unit), language)
+            lines.append(f"{words[step.kind + '_from']} {when} {side} {what}")
+            continue
+        when = duration_text(duration, language)
         lines.append(f"{WORDS[language][step.kind]} {when}{mark}")
     return lines
 

@@ -33,7 +33,8 @@ _UNITS: dict[str, Unit] = {
     "business day": "business_days",
     "business days": "business_days",
 }
-_PATTERN = re.compile(r"^\s*(\d+)\s+([a-z ]+?)\s*$")
+_HINT = "write a whole number and a unit, e.g. '2 business days', '4 hours', '30 days' or '90 minutes'"
+_PATTERN = re.compile(r"^\s*(-?)\s*(\d+)\s+([a-z ]+?)\s*$")
 
 
 @dataclass(frozen=True, order=True)
@@ -44,21 +45,26 @@ class Duration:
     @classmethod
     def parse(cls, text: str) -> Duration:
         """Read "2 business days", "4 hours", "30 days" or "90 minutes"."""
+        offset = cls.parse_offset(text)
+        if offset.amount < 0:
+            raise ValueError(f"{text!r} is not a duration; {_HINT}")
+        return offset
+
+    @classmethod
+    def parse_offset(cls, text: str) -> Duration:
+        """Read a duration that may also count backwards from a date: "-2 days" is two days before."""
         match = _PATTERN.match(str(text).lower())
-        unit = _UNITS.get(" ".join(match.group(2).split())) if match else None
+        unit = _UNITS.get(" ".join(match.group(3).split())) if match else None
         if match is None or unit is None:
-            raise ValueError(
-                f"{text!r} is not a duration; write a whole number and a unit, "
-                "e.g. '2 business days', '4 hours', '30 days' or '90 minutes'"
-            )
-        amount = int(match.group(1))
-        if amount <= 0:
+            raise ValueError(f"{text!r} is not a duration; {_HINT}")
+        amount = int(match.group(2))
+        if amount == 0:
             raise ValueError(f"{text!r} must be longer than zero")
-        return cls(amount, unit)
+        return cls(-amount if match.group(1) else amount, unit)
 
     def __str__(self) -> str:
         label = self.unit.replace("_", " ")
-        return f"{self.amount} {label[:-1] if self.amount == 1 else label}"
+        return f"{self.amount} {label[:-1] if abs(self.amount) == 1 else label}"
 
     def after(self, start: datetime) -> datetime:
         """The moment this long after `start` (an aware datetime); returned in UTC."""
@@ -74,6 +80,8 @@ class Duration:
         day = local.date()
         if self.unit == "days":
             day += timedelta(days=self.amount)
+        elif self.amount < 0:
+            day = subtract_business_days(day, -self.amount)
         else:
             day = add_business_days(day, self.amount)
         # Same wall-clock time on the target day, so DST changes do not shift it.
@@ -93,6 +101,15 @@ def add_business_days(day: date, count: int) -> date:
     """The `count`-th business day after `day` (which itself does not count)."""
     while count > 0:
         day += timedelta(days=1)
+        if is_business_day(day):
+            count -= 1
+    return day
+
+
+def subtract_business_days(day: date, count: int) -> date:
+    """The `count`-th business day before `day` (which itself does not count)."""
+    while count > 0:
+        day -= timedelta(days=1)
         if is_business_day(day):
             count -= 1
     return day

@@ -90,3 +90,17 @@ class GuardFailed(ReferralError):
 
 class ConsentRequired(GuardFailed):
     """The referral has no valid consent for this step."""
+
+
+class FieldProblem(ReferralError):
+    """A value a partnership request's transition records is missing or not of its kind.
+
+    `code`: missing, bad_date, bad_datetime, bad_choice, bad_number, too_long, unknown_field, or
+    order (an end before its start); `field` names the field, for the page to show it beside it.
+    """
+
+    def __init__(self, trigger: str, field: str, code: str) -> None:
+        self.trigger = trigger
+        self.field = field
+        self.code = code
+        super().__init__(f"{trigger!r}: field {field!r}: {code}")

@@ -20,12 +20,13 @@ RECIPIENTS = PARTIES - {"system"}
 
 # What a protocol drives (its `subject`), and the parties of each. A referral moves between two
 # organizations; a request to join the network between an organization not yet in it (`requester`,
-# who has no account) and the regional admin. Requests between organizations (issue 15) would be a
-# third subject with parties of their own, driven by the same machine and deadline sweep.
-SUBJECTS = ("referral", "join_request")
+# who has no account) and the regional admin; a request between two partner organizations (a loan,
+# an activity, a mobilization...) between the organization `asking` and the one `answering`.
+SUBJECTS = ("referral", "join_request", "partnership_request")
 PARTIES_OF: dict[str, frozenset[str]] = {
     "referral": PARTIES,
     "join_request": frozenset({"requester", "regional_admin", "system"}),
+    "partnership_request": frozenset({"asking", "answering", "system"}),
 }
 
 

@@ -11,7 +11,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
+from datetime import date
 from datetime import datetime
+from datetime import time
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
@@ -20,8 +23,10 @@ from transitions import EventData
 from transitions import Machine
 
 from workflows.checks import sources
+from workflows.durations import TIME_ZONE
 from workflows.durations import Duration
 from workflows.errors import ConsentRequired
+from workflows.errors import FieldProblem
 from workflows.errors import GuardFailed
 from workflows.errors import InvalidTransition
 from workflows.errors import NotAllowed
@@ -30,6 +35,7 @@ from workflows.errors import UnknownTrigger
 from workflows.guards import GUARDS
 from workflows.guards import Subject
 from workflows.schema import DeadlineStep
+from workflows.schema import FieldSpec
 from workflows.schema import ProtocolFile
 from workflows.schema import Reason
 from workflows.schema import StateSpec
@@ -70,6 +76,65 @@ class Outcome:
 
 
 parse_duration = lru_cache(maxsize=256)(Duration.parse)
+parse_offset = lru_cache(maxsize=256)(Duration.parse_offset)
+# A field pair that is a span: its end may not come before its start.
+FIELD_PAIRS = (("starts_at", "ends_at"),)
+# Where a day without a time stands when a deadline counts from it: 9 in the morning in Montréal.
+DAY_STARTS = time(9, 0)
+MAX_TEXT = 200
+MAX_LONGTEXT = 10_000
+
+
+def clean_value(trigger: str, name: str, spec: FieldSpec, raw: Any) -> Any:
+    """One field's value in stored form, None for no value; `FieldProblem` when it is not one."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raw = str(raw)
+    text = raw.strip()
+    if not text:
+        return None
+    kind = spec.type
+    if kind in ("text", "longtext"):
+        if len(text) > (MAX_TEXT if kind == "text" else MAX_LONGTEXT):
+            raise FieldProblem(trigger, name, "too_long")
+        return text
+    if kind == "date":
+        try:
+            if len(text) != len("2026-01-31"):
+                raise ValueError(text)
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise FieldProblem(trigger, name, "bad_date") from None
+    if kind == "datetime":
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise FieldProblem(trigger, name, "bad_datetime") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=TIME_ZONE)
+        return moment.astimezone(UTC).isoformat()
+    if kind == "choice":
+        if text not in spec.choices:
+            raise FieldProblem(trigger, name, "bad_choice")
+        return text
+    if kind == "number":
+        if not text.isdigit() or len(text) > 9:
+            raise FieldProblem(trigger, name, "bad_number")
+        return int(text)
+    raise FieldProblem(trigger, name, "unknown_field")
+
+
+def field_moment(spec: FieldSpec, value: Any) -> datetime | None:
+    """The moment a stored date or datetime value stands for, None without one."""
+    if value in (None, ""):
+        return None
+    if spec.type == "datetime":
+        moment = datetime.fromisoformat(str(value))
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=TIME_ZONE)
+    if spec.type == "date":
+        return datetime.combine(date.fromisoformat(str(value)), DAY_STARTS, TIME_ZONE)
+    return None
 
 
 class Protocol:
@@ -81,6 +146,8 @@ class Protocol:
         self.name = spec.name
         self.version = spec.version
         self.subject = spec.subject
+        self.kind = spec.kind
+        self.fields: Mapping[str, FieldSpec] = spec.fields
         self.initial = spec.initial
         self.states: Mapping[str, StateSpec] = spec.states
         self.reasons: Mapping[str, Mapping[str, Reason]] = spec.reasons
@@ -205,19 +272,74 @@ class Protocol:
         return deadline.steps[step]
 
     def due_at(
-        self, state: str, entered_at: datetime, step: int, parameters: Mapping[str, str] | None
+        self,
+        state: str,
+        entered_at: datetime,
+        step: int,
+        parameters: Mapping[str, str] | None,
+        fields: Mapping[str, Any] | None = None,
     ) -> datetime | None:
-        """When step `step` of `state`'s deadline falls due, or None when there is no such step."""
+        """When step `step` of `state`'s deadline falls due, or None when there is no such step.
+
+        A step counted `from` a date field starts from that field's value in `fields` (a request's);
+        without a value there, the deadline has no such step, nor any after it.
+        """
         deadline_step = self.deadline_step(state, step)
         if deadline_step is None:
             return None
-        return self.duration(deadline_step.after, parameters).after(entered_at)
+        start = entered_at
+        if deadline_step.from_field is not None:
+            anchor = field_moment(
+                self.fields[deadline_step.from_field], (fields or {}).get(deadline_step.from_field)
+            )
+            if anchor is None:
+                return None
+            start = anchor
+        return self.duration(deadline_step.after, parameters).after(start)
 
     def duration(self, after: str, parameters: Mapping[str, str] | None) -> Duration:
         spec = self.spec.parameters.get(after)
         if spec is None:
-            return parse_duration(after)
+            return parse_offset(after)
         return parse_duration((parameters or {}).get(after, spec.default))
+
+    # Fields of a partnership request --------------------------------------
+
+    def fields_for(self, trigger: str) -> list[tuple[str, FieldSpec]]:
+        """The fields the form of `trigger` asks for, in file order."""
+        return [(name, spec) for name, spec in self.fields.items() if trigger in spec.at]
+
+    def clean_fields(
+        self, trigger: str, values: Mapping[str, Any] | None, stored: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The values `trigger` records, checked and in stored form; `FieldProblem` for the first bad one.
+
+        Only the fields asked at `trigger` may be given; an empty value is no value. A required field
+        must have a value, given now or stored before. Dates are kept as `YYYY-MM-DD`, moments as ISO
+        8601 in UTC (a moment without a time zone is Montréal's), numbers as integers.
+        """
+        given = dict(values or {})
+        asked = dict(self.fields_for(trigger))
+        for name in given:
+            if name not in asked:
+                raise FieldProblem(trigger, name, "unknown_field")
+        cleaned: dict[str, Any] = {}
+        for name, spec in asked.items():
+            raw = given.get(name)
+            value = clean_value(trigger, name, spec, raw)
+            if value is None:
+                if spec.required and (stored or {}).get(name) in (None, ""):
+                    raise FieldProblem(trigger, name, "missing")
+                continue
+            cleaned[name] = value
+        merged = {**(stored or {}), **cleaned}
+        for start, end in FIELD_PAIRS:
+            if start in merged and end in merged and end in self.fields and start in self.fields:
+                first = field_moment(self.fields[start], merged[start])
+                last = field_moment(self.fields[end], merged[end])
+                if first is not None and last is not None and last < first:
+                    raise FieldProblem(trigger, end if end in cleaned else start, "order")
+        return cleaned
 
     def resolve_parameters(self, values: Mapping[str, str]) -> dict[str, str]:
         """Check an agreement's parameter values; return them complete with defaults."""

@@ -69,6 +69,9 @@ class Notify(Strict):
 
 class DeadlineStep(Strict):
     after: str = Field(description="a duration, or the name of a parameter")
+    # Counted from a date field of the request instead of from when the state was entered; `after`
+    # may then be negative ("-2 days": two days before). Only protocols with `fields` have dates.
+    from_field: str | None = Field(default=None, alias="from")
     kind: Literal["reminder", "escalation"]
     notify: list[Notify] = Field(min_length=1)
 
@@ -131,16 +134,41 @@ class FhirMapping(Strict):
     task_status: dict[str, FhirTaskStatus] = Field(min_length=1)
 
 
+# The kinds of request between two partner organizations (subject `partnership_request`).
+RequestKind = Literal["loan", "activity", "presentation", "session", "mobilization"]
+REQUEST_KINDS: tuple[str, ...] = get_args(RequestKind)
+
+
+class FieldSpec(Strict):
+    """Something a request between organizations records, asked at some of its transitions.
+
+    `type` is a plain name checked by `checks.py`, so that a field meant to hold a person's data
+    (an email, a phone, a birth date...) is refused with a reason rather than as an unknown word.
+    """
+
+    type: str
+    label: Text
+    help: Text | None = None
+    required: bool = False
+    # The triggers whose form asks for it (`ask` for the form that starts the request).
+    at: list[str] = Field(min_length=1)
+    choices: dict[Annotated[str, StringConstraints(pattern=NAME)], Text] = {}
+
+
 class ProtocolFile(Strict):
     name: str = Field(pattern=NAME)
     version: int = Field(ge=1)
-    # What the protocol drives: a referral (the default) or a request to join the network.
-    subject: Literal["referral", "join_request"] = "referral"
+    # What the protocol drives: a referral (the default), a request to join the network, or a
+    # request between two partner organizations (a loan, an activity...: its `kind`).
+    subject: Literal["referral", "join_request", "partnership_request"] = "referral"
+    kind: RequestKind | None = None
     title: Text
     description: Text
     initial: str
     parameters: dict[str, ParameterSpec] = {}
     reasons: dict[str, dict[str, Reason]] = {}
+    # What a partnership request records, by name, in reading order (never a woman's personal data).
+    fields: dict[Annotated[str, StringConstraints(pattern=NAME)], FieldSpec] = {}
     # Named like triggers: `transitions` reads a state named '*' or '=' as a wildcard.
     states: dict[Annotated[str, StringConstraints(pattern=NAME)], StateSpec] = Field(min_length=1)
     transitions: list[TransitionSpec] = Field(min_length=1)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import func
@@ -35,9 +36,12 @@ from service.directory.partnership_figures import flows
 from service.directory.partnership_figures import median_hours
 from service.directory.queries import add_months
 from service.directory.queries import today
+from service.errors import ProtocolNotFound
 from service.notifications.models import OutboxMessage
 from service.notifications.publishing import note_queued
+from service.protocols import protocol_library
 from workflows.durations import TIME_ZONE
+from workflows.loader import ProtocolLibrary
 
 PRESENTATION_KIND = "yearly_presentation"
 
@@ -101,12 +105,17 @@ def figures(session: Session, partnership: Partnership, start: date, end: date) 
     )
 
 
-def queue_review_reminders(session: Session, *, clock: Clock = utcnow) -> int:
+def queue_review_reminders(
+    session: Session, *, clock: Clock = utcnow, protocols: ProtocolLibrary | None = None
+) -> int:
     """Queue the reminders of the reviews and presentations that have fallen due; returns how many. Commits.
 
     Once per period: the dedupe key `review:{partnership}:{cycle}:{due date}:{organization}`
-    names the period by its due date, which moves only when the meeting is recorded.
+    names the period by its due date, which moves only when the meeting is recorded. A presentation
+    falling due also opens its request (protocol `presentation`), unless one is open already; its
+    trace, a note of kind "presentation", starts the next period.
     """
+    protocols = protocols or protocol_library()
     now = clock()
     on = today(clock)
     rows = []
@@ -134,6 +143,9 @@ def queue_review_reminders(session: Session, *, clock: Clock = utcnow) -> int:
                     select(Organization.id, Organization.name).where(Organization.id.in_(keys))
                 ).all()
             )
+            if cycle is PRESENTATION and not done:
+                # The presentation itself, as a request both organizations follow (issue 15).
+                _open_presentation(session, protocols, partnership, now)
             for organization_id, key in keys.items():
                 if key in done:
                     continue
@@ -177,3 +189,15 @@ def queue_review_reminders(session: Session, *, clock: Clock = utcnow) -> int:
         session.rollback()
         return 0
     return len(rows)
+
+
+def _open_presentation(
+    session: Session, protocols: ProtocolLibrary, partnership: Partnership, now: datetime
+) -> None:
+    # Imported here: the requests' operations read the directory's models, which this module serves.
+    from service.partnership_requests.operations import open_presentation
+
+    try:
+        open_presentation(session, protocols, partnership, now=now)
+    except ProtocolNotFound:
+        return  # a protocols folder of its own without the presentation protocol: the reminder alone

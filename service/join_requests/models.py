@@ -1,7 +1,7 @@
 """A request to join the network and its append-only event log.
 
-The same position columns as a referral (`state`, `state_entered_at`, `deadline_step`, `due_at`,
-`last_seq`, `version`), so the same machine and the same kind of deadline sweep drive it. The
+The position and event columns every subject of the machine shares (`service.machine`), so the
+same machine and the same deadline sweep drive it. The
 contact's details are an organization's staff details, never a woman's.
 """
 
@@ -18,14 +18,14 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from service.db import Base
+from service.machine import EventColumns
+from service.machine import Positioned
 
 
-class JoinRequest(Base):
+class JoinRequest(Positioned, Base):
     __tablename__ = "join_requests"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    protocol_name: Mapped[str] = mapped_column(String(64))
-    protocol_version: Mapped[int]
 
     organization_name: Mapped[str] = mapped_column(String(200))
     mandate: Mapped[str] = mapped_column(Text)
@@ -38,15 +38,6 @@ class JoinRequest(Base):
     # When she agreed that the network keep and use these contact details for this request.
     consent_at: Mapped[datetime]
 
-    state: Mapped[str] = mapped_column(String(32))
-    state_entered_at: Mapped[datetime]
-    deadline_step: Mapped[int] = mapped_column(default=0)
-    # The sweep finds due requests by this alone.
-    due_at: Mapped[datetime | None] = mapped_column(index=True)
-    last_seq: Mapped[int] = mapped_column(default=0)
-    version: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime]
-
     # Once accepted: the organization made from it, and its first coordinator's (invited) account.
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     invited_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -55,26 +46,13 @@ class JoinRequest(Base):
         back_populates="join_request", order_by="JoinRequestEvent.seq", lazy="raise"
     )
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own mapping
 
-
-class JoinRequestEvent(Base):
+class JoinRequestEvent(EventColumns, Base):
     """One line of a request's journal: a transition, a reminder, an escalation."""
 
     __tablename__ = "join_request_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     join_request_id: Mapped[int] = mapped_column(ForeignKey("join_requests.id", ondelete="CASCADE"))
-    seq: Mapped[int]
-    kind: Mapped[str] = mapped_column(String(16))
-    trigger: Mapped[str | None] = mapped_column(String(64))
-    from_state: Mapped[str | None] = mapped_column(String(32))
-    to_state: Mapped[str] = mapped_column(String(32))
-    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    actor_party: Mapped[str] = mapped_column(String(32))
-    at: Mapped[datetime]
-    comment: Mapped[str | None] = mapped_column(Text)
-    reason_code: Mapped[str | None] = mapped_column(String(64))
 
     join_request: Mapped[JoinRequest] = relationship(back_populates="events")
 

@@ -1,10 +1,10 @@
 """The operations that change a request to join the network. Each one commits once, or changes nothing.
 
 A request is driven by a protocol of subject `join_request` (workflows/protocols/join_request.v1.yaml)
-through the same machine as a referral: every state change goes through `_move`, which locks the
-request, fires the trigger, writes the event-log row and the outbox rows and sets the next deadline;
-the caller commits once. The public page, the regional admin's pages and the worker's sweep all come
-through here.
+through the same machine as a referral: every state change goes through `service.machine`, which
+locks the request, fires the trigger, writes the event-log row and the outbox rows and sets the next
+deadline (the road requests between organizations take too); the caller commits once. The public
+page, the regional admin's pages and the worker's sweep all come through here.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from datetime import datetime
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service import machine
 from service.accounts import team
 from service.accounts.models import Role
 from service.audit.operations import audit
@@ -25,9 +25,9 @@ from service.clock import Clock
 from service.clock import utcnow
 from service.directory.operations import OrganizationDetails
 from service.directory.operations import add_organization
-from service.errors import ConcurrentUpdate
 from service.join_requests.models import JoinRequest
 from service.join_requests.models import JoinRequestEvent
+from service.machine import SubjectTables
 from service.notifications.models import OutboxMessage
 from service.notifications.publishing import note_queued
 from service.referrals.actors import Actor
@@ -205,139 +205,15 @@ def run_due_deadline(
 
     False, doing nothing, when it is not (or no longer) due: two sweeps at once act once.
     """
-    system = Actor.system()
-    with all_or_nothing(session, request_id):
-        request = _lock(session, request_id, system, None)
-        now = clock()
-        if request.due_at is None or request.due_at > now:
-            session.rollback()
-            return False
-        protocol = protocols.get(request.protocol_name, request.protocol_version)
-        step = protocol.deadline_step(request.state, request.deadline_step)
-        if step is None:
-            request.due_at = None
-            session.commit()
-            return False
-        next_step = request.deadline_step + 1
-        event = _log(session, request, kind=step.kind, trigger=None, actor=system, party="system", at=now)
-        request.deadline_step = next_step
-        request.due_at = protocol.due_at(request.state, request.state_entered_at, next_step, None)
-        _notify(session, protocol, request, event, (Notification(n.template, n.to) for n in step.notify), now)
-        session.commit()
-    return True
+    return machine.run_due_step(session, TABLES, protocols, request_id, clock=clock)
 
 
 def due_request_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:
     """Requests whose next deadline step has come, oldest first."""
-    query = select(JoinRequest.id).where(JoinRequest.due_at <= now).order_by(JoinRequest.due_at).limit(limit)
-    return list(session.scalars(query))
+    return machine.due_ids(session, JoinRequest, now, limit)
 
 
-# The one road of every state change ------------------------------------------------------------
-
-
-class _Moving:
-    """What the machine moves: the request's state, written back with the event that records it."""
-
-    def __init__(self, request: JoinRequest) -> None:
-        self.state = request.state
-
-    def has_valid_consent(self, now: datetime) -> bool:
-        # No guard of a join_request protocol asks for it; the contact's consent is taken by the form.
-        return True
-
-
-def _move(
-    session: Session,
-    protocol: Protocol,
-    request: JoinRequest,
-    trigger: str,
-    actor: Actor,
-    parties: frozenset[str],
-    now: datetime,
-    *,
-    reason: str | None = None,
-    comment: str | None = None,
-) -> JoinRequestEvent:
-    """Fire `trigger` on the locked request: its state, event-log row, outbox rows and next deadline.
-
-    Raises the engine's errors (`InvalidTransition`, `NotAllowed`, `GuardFailed`) and changes
-    nothing then; the caller commits, once, with whatever else belongs to the same change.
-    """
-    outcome = protocol.fire(
-        _Moving(request), trigger, parties=parties, now=now, reason=reason, comment=comment
-    )
-    event = _log(
-        session,
-        request,
-        kind="transition",
-        trigger=trigger,
-        actor=actor,
-        party=min(parties & outcome.transition.parties),
-        at=now,
-        to_state=outcome.dest,
-        comment=comment,
-        reason_code=reason,
-    )
-    request.state = outcome.dest
-    request.state_entered_at = now
-    request.deadline_step = 0
-    request.due_at = outcome.due_at
-    _notify(session, protocol, request, event, outcome.notifications, now)
-    return event
-
-
-def _lock(session: Session, request_id: int, actor: Actor, expected_version: int | None) -> JoinRequest:
-    """The request, locked for this transaction; `JoinRequestNotFound` for whoever may not see it."""
-    if not parties_of(actor):
-        session.rollback()
-        raise JoinRequestNotFound(request_id)
-    query = (
-        select(JoinRequest)
-        .where(JoinRequest.id == request_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    request = session.scalars(query).one_or_none()
-    if request is None:
-        session.rollback()
-        raise JoinRequestNotFound(request_id)
-    if expected_version is not None and request.version != expected_version:
-        session.rollback()
-        raise ConcurrentUpdate(request_id)
-    return request
-
-
-def _log(
-    session: Session,
-    request: JoinRequest,
-    *,
-    kind: str,
-    trigger: str | None,
-    actor: Actor,
-    party: str,
-    at: datetime,
-    to_state: str | None = None,
-    comment: str | None = None,
-    reason_code: str | None = None,
-) -> JoinRequestEvent:
-    request.last_seq += 1
-    event = JoinRequestEvent(
-        join_request_id=request.id,
-        seq=request.last_seq,
-        kind=kind,
-        trigger=trigger,
-        from_state=request.state,
-        to_state=to_state or request.state,
-        actor_user_id=actor.user_id,
-        actor_party=party,
-        at=at,
-        comment=comment,
-        reason_code=reason_code,
-    )
-    session.add(event)
-    session.flush()
-    return event
+# The subject's tables and messages, for the machine (`service.machine`) --------------------------
 
 
 def _notify(
@@ -388,3 +264,38 @@ def reason_label(protocol: Protocol, event: JoinRequestEvent, language: str) -> 
     lists = [t.reason for t in protocol.transitions if t.trigger == event.trigger and t.reason]
     reason = protocol.reasons[lists[0]][event.reason_code or ""]
     return reason.en if language == "en" else reason.fr
+
+
+TABLES: SubjectTables[JoinRequest, JoinRequestEvent] = SubjectTables(
+    model=JoinRequest,
+    event_model=JoinRequestEvent,
+    key="join_request_id",
+    not_found=JoinRequestNotFound,
+    notify=_notify,
+)
+
+
+def _move(
+    session: Session,
+    protocol: Protocol,
+    request: JoinRequest,
+    trigger: str,
+    actor: Actor,
+    parties: frozenset[str],
+    now: datetime,
+    *,
+    reason: str | None = None,
+    comment: str | None = None,
+) -> JoinRequestEvent:
+    """Fire `trigger` on the locked request, by the one road of every state change (`service.machine`)."""
+    return machine.move(
+        session, TABLES, protocol, request, trigger, actor, parties, now, reason=reason, comment=comment
+    )
+
+
+def _lock(session: Session, request_id: int, actor: Actor, expected_version: int | None) -> JoinRequest:
+    """The request, locked for this transaction; `JoinRequestNotFound` for whoever may not see it."""
+    if not parties_of(actor):
+        session.rollback()
+        raise JoinRequestNotFound(request_id)
+    return machine.lock(session, TABLES, request_id, expected_version)
