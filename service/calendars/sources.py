@@ -112,7 +112,7 @@ def _sort_key(start: datetime | date) -> datetime:
     return datetime(start.year, start.month, start.day, tzinfo=TIME_ZONE)
 
 
-def _names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+def organization_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
     wanted = set(ids)
     if not wanted:
         return {}
@@ -139,7 +139,7 @@ def referral_deadlines(session: Session, audience: Audience) -> Iterator[Dated]:
             select(Referral).where(Referral.due_at.is_not(None), or_(sent, received)).order_by(Referral.id)
         )
     )
-    names = _names(
+    names = organization_names(
         session, {o for r in referrals for o in (r.sender_organization_id, r.receiver_organization_id)}
     )
     words = audience.words
@@ -196,7 +196,7 @@ def reviews_due(session: Session, audience: Audience) -> Iterator[Dated]:
             .order_by(Partnership.id)
         )
     )
-    names = _names(
+    names = organization_names(
         session,
         {p.first_organization_id for p in partnerships} | {p.second_organization_id for p in partnerships},
     )
@@ -257,3 +257,7 @@ def public_event_dated(event: PublicEvent) -> Dated:
         category="public_event",
         place=event.place,
     )
+
+
+# Sources that live beside what they read register on import (after the names above they use).
+from service.calendars import request_sources  # noqa: E402, F401 - registers its source
