@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from html import unescape
 from urllib.parse import quote_plus
 from urllib.parse import unquote_plus
@@ -45,6 +46,7 @@ from service.directory.operations import create_partnership
 from service.notifications.emails import compose
 from service.notifications.emails import compose_summary
 from service.notifications.models import OutboxMessage
+from service.partnership_requests import operations as partnership_requests
 from service.practice_notes import operations as practice_notes
 from service.practice_notes.operations import NoteDetails
 from tests.conftest import PASSWORD
@@ -167,6 +169,27 @@ def places(session, network, protocols, clock) -> Places:
         NoteDetails(title="Accueil", body="**Écouter**", visibility="partners", need_codes=("food",)),
         clock=clock,
     )
+    # A loan the women's centre asked of the shelter, and a mobilization it invited the shelter to:
+    # the pages behind them render their buttons' forms, probed like every other form.
+    loan = partnership_requests.ask(
+        session,
+        protocols,
+        network.womens_centre.caseworker,
+        protocol_name="loan",
+        answering_organization_id=shelter.organization.id,
+        fields={"what": "La salle", "starts_at": "2026-12-10T09:00", "ends_at": "2026-12-10T17:00"},
+        clock=clock,
+    )
+    mobilization = partnership_requests.propose_mobilization(
+        session,
+        protocols,
+        network.womens_centre.coordinator,
+        title="Vigile",
+        text="Une vigile commune.",
+        answer_by=date(2026, 12, 4),
+        organization_ids=[shelter.organization.id],
+        clock=clock,
+    )
     session.commit()
     return Places(
         {
@@ -177,6 +200,8 @@ def places(session, network, protocols, clock) -> Places:
             "version": 1,
             "user_id": shelter.caseworker.user_id,
             "organization_id": shelter.organization.id,
+            "request_id": loan.id,
+            "mobilization_id": mobilization.id,
         }
     )
 
@@ -396,9 +421,10 @@ def test_the_probe_sees_a_500_an_exception_text_and_an_english_error_page(probed
 
 
 @pytest.fixture
-def shelters_rows(session, network, clock) -> dict[str, list[int]]:
+def shelters_rows(session, network, protocols, clock) -> dict[str, list[int]]:
     """The shelter's rows behind id-bearing routes: its accounts (one an invitation not yet
-    accepted), an entry of its address book, and a partnership the women's centre is not part of."""
+    accepted), an entry of its address book, a partnership the women's centre is not part of, and
+    requests between organizations it is not party to."""
     shelter = network.shelter
     invited = team.invite(
         session,
@@ -429,19 +455,41 @@ def shelters_rows(session, network, clock) -> dict[str, list[int]]:
         NoteDetails(title="Accueil", body="Écouter", visibility="partners"),
         clock=clock,
     )
+    # A loan between the shelter and legal aid, and a mobilization only legal aid is invited to.
+    loan = partnership_requests.ask(
+        session,
+        protocols,
+        shelter.caseworker,
+        protocol_name="loan",
+        answering_organization_id=network.legal_aid.organization.id,
+        fields={"what": "La salle", "starts_at": "2026-12-10T09:00", "ends_at": "2026-12-10T17:00"},
+        clock=clock,
+    )
+    mobilization = partnership_requests.propose_mobilization(
+        session,
+        protocols,
+        shelter.coordinator,
+        title="Vigile",
+        text="Une vigile commune.",
+        answer_by=date(2026, 12, 4),
+        organization_ids=[network.legal_aid.organization.id],
+        clock=clock,
+    )
     session.commit()
     return {
         "user_id": [shelter.caseworker.user_id, shelter.coordinator.user_id, invited.id],
         "person_id": [person.id],
         "partnership_id": [partnership.id],
         "note_id": [note.id],
+        "request_id": [loan.id],
+        "mobilization_id": [mobilization.id],
     }
 
 
 # Routes whose ids name rows of one organization: another organization gets a 404 on each. The
 # directory's organizations and partnerships are the network's, read by all (not listed here).
 OWN_ROWS = {"user_id", "person_id", "note_id"}
-OWN_BLUEPRINTS = {"team", "address_book"}
+OWN_BLUEPRINTS = {"team", "address_book", "partnership_requests"}
 
 
 def owned_rules() -> list[Rule]:
@@ -475,6 +523,11 @@ def test_owned_routes_include_the_team_and_the_address_book():
     endpoints = {rule.endpoint for rule in owned_rules()}
     assert {"team.member", "team.deactivate", "address_book.person", "address_book.edit_person"} <= endpoints
     assert {"practice_notes.note", "practice_notes.edit_note", "practice_notes.withdraw"} <= endpoints
+    assert {
+        "partnership_requests.show",
+        "partnership_requests.act",
+        "partnership_requests.mobilization",
+    } <= endpoints
 
 
 # The spreadsheet import, past its upload ---------------------------------------------------------
