@@ -56,6 +56,7 @@ from service.referrals.models import referral_needs
 from service.reports.models import ReferralFigure
 from workflows.durations import TIME_ZONE
 from workflows.loader import ProtocolLibrary
+from workflows.protocol import Protocol
 
 # The triggers that mark each milestone, the same in every shipped protocol
 # (tests/service/test_reports.py checks that they still are).
@@ -155,10 +156,17 @@ def _percent(part: int, whole: int) -> int | None:
     return math.floor(100 * part / whole + 0.5) if whole else None
 
 
+def referral_protocols(protocols: ProtocolLibrary) -> list[Protocol]:
+    """Every version of every referral protocol, in the library's order."""
+    return [protocol for protocol in protocols if protocol.subject == "referral"]
+
+
 def known_states(protocols: ProtocolLibrary) -> list[str]:
-    """Every state a sent referral may be in, in the protocols' order, drafts left out."""
+    """Every state a sent referral may be in, in the protocols' order, drafts left out.
+
+    Referral protocols only: a request to join or between organizations is no referral."""
     states: list[str] = []
-    for protocol in protocols:
+    for protocol in referral_protocols(protocols):
         for state in protocol.states:
             if state != protocol.initial and state not in states:
                 states.append(state)
@@ -168,7 +176,7 @@ def known_states(protocols: ProtocolLibrary) -> list[str]:
 def reason_codes(protocols: ProtocolLibrary, kind: str) -> dict[str, tuple[str, str]]:
     """Code -> (French, English) of the reasons of `kind` ("outcome", "decline", ...) in every protocol."""
     codes: dict[str, tuple[str, str]] = {}
-    for protocol in protocols:
+    for protocol in referral_protocols(protocols):
         for code, reason in protocol.reasons.get(kind, {}).items():
             codes.setdefault(code, (reason.fr, reason.en))
     return codes

@@ -200,7 +200,7 @@ def _words() -> Words:
     protocols = protocol_library()
     english = current_locale() == "en"
     states: dict[str, str] = {}
-    for protocol in protocols:
+    for protocol in queries.referral_protocols(protocols):
         for state, spec in protocol.states.items():
             states.setdefault(state, spec.title.en if english else spec.title.fr)
     outcomes = queries.reason_codes(protocols, "outcome")

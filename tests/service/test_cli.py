@@ -55,7 +55,12 @@ def test_list_and_show_describe_the_protocols(runner):
     assert listed.exit_code == 0
     assert [line.split()[0] for line in listed.output.splitlines()] == [
         "accompanied",
+        "activity",
         "join_request",
+        "loan",
+        "mobilization",
+        "presentation",
+        "session",
         "standard",
         "urgent",
     ]

@@ -410,3 +410,15 @@ def test_the_yearly_presentation_reminder_opens_a_presentation_whose_trace_resta
     assert (
         len(list(session.scalars(select(PartnershipRequest)))) == 1
     )  # the next one is a year after the trace
+
+
+def test_the_reports_and_fhir_read_referral_protocols_only(protocols):
+    """A request between organizations is no referral: its states and reasons are no report's columns."""
+    from service.reports.queries import known_states
+    from service.reports.queries import reason_codes
+
+    states = known_states(protocols)
+    assert {"sent", "received", "closed"} <= set(states)
+    assert not {"asked", "in_use", "returned", "invited", "joined", "submitted"} & set(states)
+    assert "not_lent" not in reason_codes(protocols, "decline")
+    assert "no_capacity" in reason_codes(protocols, "decline")
