@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.accounts.models import Role
+from service.calendars.request_sources import request_invitation
 from service.directory.models import Organization
 from service.notifications.emails import ORGANIZATION_LANGUAGE
 from service.notifications.emails import RECEIVING_ROLES
@@ -124,6 +125,10 @@ def compose_request(
                 text=text,
                 html=html,
                 message_id=message_id(message.dedupe_key, recipient.address, base_url),
+                # Its main date as an .ics while it is open, with the calendar feeds' uid.
+                calendar=request_invitation(
+                    session, protocols, request, language=language, base_url=base, now=now
+                ),
             )
         )
     return emails

@@ -1,7 +1,8 @@
 """Requests between organizations in the calendars: a loan asked by the women's centre shows, in both
 organizations' feeds, its next deadline and its dates (start and end of the loan); a third
 organization sees nothing of it; a mobilization shows its answer day to its proposer and each
-invitation's deadline to the invited; an email about the loan can carry its `.ics` with the feeds' uid."""
+invitation's deadline to the invited; the email asking for the loan carries its `.ics`, with the
+feeds' uid."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from service.calendars.request_sources import request_invitation
 from service.calendars.sources import Audience
 from service.calendars.sources import dated_things
 from service.partnership_requests import operations
+from service.partnership_requests.emails import compose_request
 from tests.service.test_partnership_requests import LOAN
 from tests.service.test_partnership_requests import ask_loan
+from tests.service.test_partnership_requests import outbox
 
 
 def things(session, protocols, organization_id, clock, *, user=None) -> dict[str, object]:
@@ -101,3 +104,28 @@ def test_an_email_about_a_loan_can_carry_its_dates_with_the_feeds_uid(session, p
     [event] = calendar.events
     assert event["UID"] == f"request-{loan.id}@maillage.example"
     assert event.start.tzinfo.key == "America/Montreal"
+
+
+def test_the_email_asking_for_a_loan_carries_its_ics(session, protocols, network, clock):
+    loan = ask_loan(session, protocols, network, clock)
+    [asked] = outbox(session, "partnership_request_asked")
+    [sent] = compose_request(session, protocols, asked, base_url="https://maillage.example", now=clock.now)
+    [event] = Calendar.from_ical(sent.calendar).events
+    assert event["UID"] == f"request-{loan.id}@maillage.example"
+    # Once declined, it has no date to keep: its email goes without.
+    operations.fire(
+        session,
+        protocols,
+        loan.id,
+        "decline",
+        network.shelter.coordinator,
+        reason="not_available",
+        clock=clock,
+    )
+    declined = outbox(session, "partnership_request_changed")[-1]
+    assert all(
+        email.calendar is None
+        for email in compose_request(
+            session, protocols, declined, base_url="https://maillage.example", now=clock.now
+        )
+    )
