@@ -34,6 +34,7 @@ from service.directory.forms import options
 from service.directory.models import Partnership
 from service.directory.partnership_figures import Flow
 from service.directory.partnership_figures import median_hours
+from service.errors import ProtocolNotFound
 from service.protocols import protocol_library
 from service.reports import suppression
 from service.reports.queries import reason_codes
@@ -74,14 +75,16 @@ class Page:
 
     partnership: Partnership
     bilan: Bilan
+    # The referrals' tables, then the requests'.
     tables: list[Table]
+    requests: Table
     suppressed: bool
 
 
 @blueprint.get("/<int:partnership_id>/bilan")
 def bilan(partnership_id: int) -> tuple[str, int]:
     partnership = _readable(partnership_id)
-    form, period, chosen = _period(partnership)
+    form, period = _period(partnership)
     page = _page(partnership, period)
     return (
         render_template(
@@ -90,7 +93,6 @@ def bilan(partnership_id: int) -> tuple[str, int]:
             form=form,
             period=period,
             period_words=_period_words(period),
-            chosen=chosen,
             note_kind_label=wording.note_kind_label,
         ),
         400 if form.errors else 200,
@@ -100,7 +102,7 @@ def bilan(partnership_id: int) -> tuple[str, int]:
 @blueprint.get("/<int:partnership_id>/bilan.csv")
 def bilan_csv(partnership_id: int) -> Response | tuple[str, int]:
     partnership = _readable(partnership_id)
-    form, period, _chosen = _period(partnership)
+    form, period = _period(partnership)
     if form.errors:
         return error_page(404)
     page = _page(partnership, period)
@@ -111,7 +113,7 @@ def bilan_csv(partnership_id: int) -> Response | tuple[str, int]:
     ]
     if page.suppressed:
         rows += [[_suppression_words()], []]
-    for table in page.tables:
+    for table in [*page.tables, page.requests]:
         rows += [[table.caption], table.columns, *table.rows]
         rows += [table.total] if table.total else []
         rows.append([])
@@ -138,7 +140,7 @@ def _readable(partnership_id: int) -> Partnership:
     return partnership
 
 
-def _period(partnership: Partnership) -> tuple[PeriodForm, Period, bool]:
+def _period(partnership: Partnership) -> tuple[PeriodForm, Period]:
     """The period asked for (`period`: its first day), the current one when none or none valid was asked."""
     periods = bilans.periods(db(), partnership, request_clock())
     form = PeriodForm(formdata=request.args)
@@ -149,7 +151,7 @@ def _period(partnership: Partnership) -> tuple[PeriodForm, Period, bool]:
     elif not asked:
         form.period.errors = [_("Choose one of the review periods of the list.")]
     chosen = next((p for p in periods if asked and p.start.isoformat() == form.period.data), periods[0])
-    return form, chosen, asked
+    return form, chosen
 
 
 def _period_words(period: Period) -> str:
@@ -183,11 +185,13 @@ def _page(partnership: Partnership, period: Period) -> Page:
         _("From %(second)s to %(first)s", **names),
         _("Both ways"),
     ]
-    protocols = protocol_library()
+    # The words of referral protocols only: a request between organizations has reasons of its own.
+    protocols = [p for p in protocol_library() if p.subject == "referral"]
     english = current_locale() == "en"
 
     def reasons(kind: str) -> dict[str, str]:
-        return {code: words[1 if english else 0] for code, words in reason_codes(protocols, kind).items()}
+        codes = reason_codes(protocols, kind)
+        return {code: words[1 if english else 0] for code, words in codes.items()}
 
     there, back = found.there, found.back
     by_reason = [
@@ -246,7 +250,47 @@ def _page(partnership: Partnership, period: Period) -> Page:
         _times(_("Median time to the decision (hours)"), there, back, "decision_hours", suppressed),
     ]
     referrals = Table("referrals", _("Referrals sent during the period"), columns, rows)
-    return Page(partnership, found, [referrals, *by_reason], suppressed)
+    return Page(partnership, found, [referrals, *by_reason], _requests(found, names), suppressed)
+
+
+def _requests(found: Bilan, names: dict[str, str]) -> Table:
+    """The requests between the two organizations, by kind and where they stand now.
+
+    Shown whole to the regional table too: a request carries no woman's data, so no count can single one out.
+    """
+    columns = [
+        _("Requests"),
+        _("Asked by %(first)s of %(second)s", **names),
+        _("Asked by %(second)s of %(first)s", **names),
+        _("Both ways"),
+    ]
+    library = protocol_library()
+    language = current_locale()
+    lines: list[tuple[tuple[str, int], list[str]]] = []
+    for count in found.requests:
+        try:
+            protocol = library.get(count.protocol_name, count.protocol_version)
+        except ProtocolNotFound:
+            kind, state, order = count.protocol_name, count.state, 0
+        else:
+            kind = protocol.spec.title.in_language(language)
+            spec = protocol.states.get(count.state)
+            state = spec.title.in_language(language) if spec else count.state
+            order = list(protocol.states).index(count.state) if spec else len(protocol.states)
+        label = _("%(kind)s: %(state)s", kind=kind, state=state)
+        cells = [str(count.there), str(count.back), str(count.there + count.back)]
+        lines.append(((queries.folded(kind), order), [label, *cells]))
+    rows = [row for _key, row in sorted(lines, key=lambda line: line[0])]
+    there = sum(count.there for count in found.requests)
+    back = sum(count.back for count in found.requests)
+    total = [_("Requests opened in the period"), str(there), str(back), str(there + back)] if rows else None
+    return Table(
+        "requests",
+        _("Requests between the two organizations, by kind and where they stand"),
+        columns,
+        rows,
+        total=total,
+    )
 
 
 def _by_code(

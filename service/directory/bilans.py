@@ -5,8 +5,10 @@ Periods run from one review to the next: a review recorded in the traces
 day; the first starts with the partnership. The current period runs from
 the last review (`reviews.period_start`, the one its reminder counts) up to
 today. A bilan gathers, for its period: the referrals both ways with their
-outcomes and times (`partnership_figures`), the other traces written in it,
-and the decisions taken, that is the reviews on its first day (the decisions
+outcomes and times (`partnership_figures`), the requests between the two
+organizations (loans, activities, presentations, sessions, mobilizations)
+opened in it and where each stands now, the other traces written in it, and
+the decisions taken, that is the reviews on its first day (the decisions
 it was to follow) and, for a past period, on the day after its last (the
 review that closed it).
 
@@ -19,6 +21,9 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import timedelta
 
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,6 +37,7 @@ from service.directory.partnership_figures import moment
 from service.directory.queries import today
 from service.directory.reviews import REVIEW
 from service.directory.reviews import period_start
+from service.partnership_requests.models import PartnershipRequest
 from workflows.durations import TIME_ZONE
 
 
@@ -59,11 +65,24 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class RequestCount:
+    """Requests of one protocol version opened in the period that are now in one state, asked each way."""
+
+    protocol_name: str
+    protocol_version: int
+    state: str
+    # Asked by the first organization of the second, and by the second of the first.
+    there: int
+    back: int
+
+
+@dataclass(frozen=True)
 class Bilan:
     period: Period
     # The referrals the first organization sent the second, and those it received from it.
     there: Flow
     back: Flow
+    requests: list[RequestCount]
     traces: list[Trace]
     decisions: list[Trace]
 
@@ -110,4 +129,31 @@ def bilan(session: Session, partnership: Partnership, period: Period) -> Bilan:
                 decisions.append(trace)
         elif trace.day < period.end:
             traces.append(trace)
-    return Bilan(period, there, back, traces, decisions)
+    return Bilan(period, there, back, requests_between(session, partnership, period), traces, decisions)
+
+
+def requests_between(session: Session, partnership: Partnership, period: Period) -> list[RequestCount]:
+    """The requests one of the two organizations made of the other in the period, by protocol and state."""
+    first, second = partnership.first_organization_id, partnership.second_organization_id
+    request = PartnershipRequest
+    asked_by_first = func.count().filter(request.asking_organization_id == first)
+    rows = session.execute(
+        select(
+            request.protocol_name,
+            request.protocol_version,
+            request.state,
+            asked_by_first,
+            func.count() - asked_by_first,
+        )
+        .where(
+            or_(
+                and_(request.asking_organization_id == first, request.answering_organization_id == second),
+                and_(request.asking_organization_id == second, request.answering_organization_id == first),
+            ),
+            request.created_at >= moment(period.start),
+            request.created_at < moment(period.end),
+        )
+        .group_by(request.protocol_name, request.protocol_version, request.state)
+        .order_by(request.protocol_name, request.protocol_version, request.state)
+    )
+    return [RequestCount(*row) for row in rows]

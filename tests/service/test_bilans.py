@@ -20,6 +20,8 @@ from service.directory.operations import PartnershipTerms
 from service.directory.operations import add_partnership_note
 from service.directory.operations import create_partnership
 from service.directory.reviews import figures
+from service.partnership_requests.operations import ask
+from service.partnership_requests.operations import fire as fire_request
 from service.referrals.operations import PersonDetails
 from service.referrals.operations import fire
 from service.referrals.operations import open_referral
@@ -185,6 +187,60 @@ def test_the_review_reminder_counts_with_the_same_figures(session, network, cloc
     counted = figures(session, year, date(2026, 6, 1), date(2026, 11, 28))
     assert (counted.referrals, counted.accepted, counted.decided) == (4, 1, 3)
     assert counted.median_receipt_hours == 2.0  # 4, 2 and 1 hours, both ways
+
+
+def test_the_requests_between_the_two_organizations_are_counted_by_kind_and_where_they_stand(
+    session, protocols, network, clock, year, as_
+):
+    centre, shelter, legal = network.womens_centre, network.shelter, network.legal_aid
+    today = clock.now
+    clock.now = at(date(2026, 10, 5))
+    room = {"what": "La grande salle", "starts_at": "2026-12-10T09:00", "ends_at": "2026-12-10T17:00"}
+
+    def loan(asking, answering) -> int:
+        asked = ask(
+            session,
+            protocols,
+            asking.coordinator,
+            protocol_name="loan",
+            answering_organization_id=answering.organization.id,
+            fields=room,
+            clock=clock,
+        )
+        return asked.id
+
+    accepted = loan(centre, shelter)
+    dates = {key: room[key] for key in ("starts_at", "ends_at")}
+    fire_request(session, protocols, accepted, "accept", shelter.coordinator, fields=dates, clock=clock)
+    declined = loan(centre, shelter)
+    fire_request(
+        session, protocols, declined, "decline", shelter.coordinator, reason="not_available", clock=clock
+    )
+    loan(shelter, centre)  # not answered yet
+    loan(centre, legal)  # another partnership's
+    clock.now = today
+
+    current, earlier = periods(session, year, clock)
+    centre_first = year.first_organization_id == centre.organization.id
+
+    def ways(from_centre: int, from_shelter: int) -> tuple[int, int]:
+        return (from_centre, from_shelter) if centre_first else (from_shelter, from_centre)
+
+    counted = {(c.protocol_name, c.state): (c.there, c.back) for c in bilan(session, year, current).requests}
+    assert counted == {
+        ("loan", "accepted"): ways(1, 0),
+        ("loan", "declined"): ways(1, 0),
+        ("loan", "asked"): ways(0, 1),
+    }
+    assert bilan(session, year, earlier).requests == []
+
+    browser = as_(shelter.caseworker)
+    words = text_of(browser.get(f"/directory/partnerships/{year.id}/bilan"))
+    assert "Demandes entre les deux organismes, par genre et où elles en sont" in words
+    assert "Prêt de locaux ou d'équipement : Accepté" in words
+    text = browser.get(f"/directory/partnerships/{year.id}/bilan.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
+    assert ["Demandes faites pendant la période", *map(str, ways(2, 1)), "3"] in rows
 
 
 # The page and the file -------------------------------------------------------------------------
