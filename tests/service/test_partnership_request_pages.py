@@ -9,6 +9,7 @@ dashboard and the inbox list the requests apart from the referrals, a page at a 
 from __future__ import annotations
 
 import re
+from datetime import date
 from datetime import timedelta
 
 import pytest
@@ -336,7 +337,7 @@ def test_a_mobilization_with_gaps_is_answered_in_french_and_keeps_nothing(app, s
     assert session.scalar(select(func.count()).select_from(Mobilization)) == 0
 
 
-def test_a_mobilization_is_joined_by_one_and_declined_by_another(app, session, network, clock):
+def test_a_mobilization_is_joined_by_one_and_declined_by_another(app, session, network, protocols, clock):
     centre = sign_in(app.test_client(), network.womens_centre.coordinator, session)
     answer = centre.post(
         "/mobilizations/new",
@@ -370,11 +371,22 @@ def test_a_mobilization_is_joined_by_one_and_declined_by_another(app, session, n
     assert network.shelter.organization.name in joined
     assert network.legal_aid.organization.name not in joined
     assert "Refusé" in summary
-    # An organization invited sees who joined; one not invited gets a 404.
+    # An organization invited sees who joined, and so does the proposer's staff; one not invited gets a 404.
     assert legal.get(f"/mobilizations/{mobilization.id}").status_code == 200
-    outsider = sign_in(app.test_client(), network.womens_centre.caseworker, session)
-    assert outsider.get(f"/mobilizations/{mobilization.id}").status_code == 200  # her own organization's
-    assert shelter.get(f"/mobilizations/{mobilization.id + 1}").status_code == 404
+    colleague = sign_in(app.test_client(), network.womens_centre.caseworker, session)
+    assert colleague.get(f"/mobilizations/{mobilization.id}").status_code == 200
+    other = operations.propose_mobilization(
+        session,
+        protocols,
+        network.legal_aid.coordinator,
+        title="Autre",
+        text="Sans la maison d'hébergement.",
+        answer_by=date(2026, 12, 4),
+        organization_ids=[network.womens_centre.organization.id],
+        clock=clock,
+    )
+    assert shelter.get(f"/mobilizations/{other.id}").status_code == 404
+    assert shelter.get(f"/mobilizations/{other.id + 1}").status_code == 404
 
 
 # The dashboard and the inbox -------------------------------------------------------------------------
