@@ -487,9 +487,10 @@ def shelters_rows(session, network, protocols, clock) -> dict[str, list[int]]:
 
 
 # Routes whose ids name rows of one organization: another organization gets a 404 on each. The
-# directory's organizations and partnerships are the network's, read by all (not listed here).
+# directory's organizations and partnerships are the network's, read by all (not listed here);
+# a partnership's bilan is its two organizations' (and the regional table's).
 OWN_ROWS = {"user_id", "person_id", "note_id"}
-OWN_BLUEPRINTS = {"team", "address_book", "partnership_requests"}
+OWN_BLUEPRINTS = {"team", "address_book", "partnership_requests", "bilans"}
 
 
 def owned_rules() -> list[Rule]:
@@ -528,6 +529,7 @@ def test_owned_routes_include_the_team_and_the_address_book():
         "partnership_requests.act",
         "partnership_requests.mobilization",
     } <= endpoints
+    assert {"bilans.bilan", "bilans.bilan_csv"} <= endpoints
 
 
 # The spreadsheet import, past its upload ---------------------------------------------------------
