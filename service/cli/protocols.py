@@ -17,6 +17,7 @@ from service.cli.language import in_language
 from service.protocols import protocol_library
 from workflows.diagram import mermaid
 from workflows.diagram import svg
+from workflows.durations import Duration
 from workflows.errors import ProtocolError
 from workflows.errors import ProtocolNotFound
 from workflows.loader import ProtocolLibrary
@@ -150,6 +151,31 @@ def describe(protocol: Protocol, language: str = "fr") -> str:
             deadline = _("deadline: %(title)s", title=state.deadline.title.in_language(language))
             lines.append(f"{'':16}{deadline}")
             for step in state.deadline.steps:
+                notify = ", ".join(f"{n.template} → {n.to}" for n in step.notify)
+                kind = kinds.get(step.kind, step.kind)
+                if step.from_field is not None:
+                    # Counted from one of the request's dates, before or after it.
+                    offset = protocol.duration(step.after, None)
+                    duration = str(Duration(abs(offset.amount), offset.unit))
+                    words = (
+                        _(
+                            "%(duration)s before %(field)s: %(kind)s; %(notify)s",
+                            duration=duration,
+                            field=step.from_field,
+                            kind=kind,
+                            notify=notify,
+                        )
+                        if offset.amount < 0
+                        else _(
+                            "%(duration)s after %(field)s: %(kind)s; %(notify)s",
+                            duration=duration,
+                            field=step.from_field,
+                            kind=kind,
+                            notify=notify,
+                        )
+                    )
+                    lines.append(f"{'':18}{words}")
+                    continue
                 after = str(protocol.duration(step.after, None))
                 if step.after in spec.parameters:
                     after = _("%(duration)s (parameter %(parameter)s)", duration=after, parameter=step.after)

@@ -71,6 +71,15 @@ def test_list_and_show_describe_the_protocols(runner):
     assert "after 2 business days (parameter receipt_deadline): reminder" in shown.output
 
 
+def test_show_says_when_a_deadline_counts_from_a_date_of_the_request(runner):
+    shown = runner.invoke(main, ["protocols", "show", "loan", "--language", "en"])
+    assert shown.exit_code == 0
+    assert "2 days before starts_at: reminder; partnership_request_reminder → answering" in shown.output
+    assert "1 day after ends_at: reminder" in shown.output
+    french = runner.invoke(main, ["protocols", "show", "loan", "--language", "fr"])
+    assert "5 days après ends_at : escalade" in french.output
+
+
 def test_show_of_an_unknown_protocol_is_a_clear_error(runner):
     result = runner.invoke(main, ["protocols", "show", "standrd"])
     assert result.exit_code == 1

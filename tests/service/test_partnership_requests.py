@@ -422,3 +422,40 @@ def test_the_reports_and_fhir_read_referral_protocols_only(protocols):
     assert not {"asked", "in_use", "returned", "invited", "joined", "submitted"} & set(states)
     assert "not_lent" not in reason_codes(protocols, "decline")
     assert "no_capacity" in reason_codes(protocols, "decline")
+
+
+def test_every_message_of_a_loan_composes_in_french_and_english_without_its_fields(
+    session, protocols, network, clock
+):
+    from service.notifications.emails import render
+
+    request = ask_loan(session, protocols, network, clock, purpose="Atelier de couture")
+    shelter = network.shelter.coordinator
+    operations.fire(session, protocols, request.id, "accept", shelter, clock=clock)
+    clock.now = datetime(2026, 12, 5, 23, 0, tzinfo=UTC)
+    operations.run_due_deadline(session, protocols, request.id, clock=clock)
+    operations.fire(session, protocols, request.id, "hand_over", shelter, clock=clock)
+    for moment in (datetime(2026, 12, 10, 2, 0, tzinfo=UTC), datetime(2026, 12, 14, 2, 0, tzinfo=UTC)):
+        clock.now = moment
+        assert operations.run_due_deadline(session, protocols, request.id, clock=clock)
+    templates = {m.template for m in outbox(session)}
+    assert templates == {
+        "partnership_request_asked",
+        "partnership_request_changed",
+        "partnership_request_reminder",
+        "partnership_request_overdue",
+    }
+    for message in outbox(session):
+        for email in compose(session, protocols, message, base_url=BASE, now=clock.now):
+            assert f"n° {request.id}" in email.subject
+            for words in ("Salle communautaire", "Atelier de couture", "Clés au bureau"):
+                assert words not in email.subject + email.text + email.html
+    context = {
+        "number": 7, "title": "Loan", "asking": "A", "answering": "B", "state": "In use", "done": "Returned",
+        "deadline": "Return it", "due": "Monday", "when": "Tuesday", "signed": True, "expires": "Friday",
+        "link": f"{BASE}/partnership-requests/link/x",
+    }  # fmt: skip
+    for template in templates:
+        subject, text, _html = render(template, "en", **context)
+        assert "no. 7" in subject
+        assert "without an account" in text
