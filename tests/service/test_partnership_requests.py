@@ -262,7 +262,7 @@ def test_the_emails_name_the_organizations_and_link_the_request_or_give_a_signed
     assert email.language == "fr"
     assert email.subject == (
         f"Centre de femmes Fictif des Rivières demande à votre organisme : "
-        f"Prêt de locaux ou d'équipement (n° {request.id})"
+        f"prêt de locaux ou d'équipement (n° {request.id})"
     )
     assert f"{BASE}/partnership-requests/{request.id}" in email.text
     assert "Salle communautaire" not in email.text + email.html + email.subject

@@ -37,6 +37,13 @@ CONTEXT = {
     "organization": "Maison <Fictive>",
     "role": "intervenante",
     "hours": 72,
+    # Emails about a request between organizations: its kind, its two organizations, where it stands.
+    "title": "Loan of premises or equipment",
+    "asking": "Centre Fictif & Cie",
+    "answering": "Maison <Fictive>",
+    "state": "Accepted",
+    "done": "Loan accepted",
+    "when": "Monday, December 7, 2026 at 6:00 p.m.",
 }
 
 
@@ -61,8 +68,9 @@ def test_both_versions_render_and_say_the_same_thing(template, language):
 
 
 SUMMARIES = {"daily_digest", "message_digest", "partnership_review_due", "partnership_presentation_due"}
-# Emails about a person's account or an organization's request to join: no referral in them.
-NOT_ABOUT_A_REFERRAL = ("account_", "password_reset", "join_request_")
+# Emails about a person's account, an organization's request to join or a request between
+# organizations: no referral in them.
+NOT_ABOUT_A_REFERRAL = ("account_", "password_reset", "join_request_", "partnership_request_")
 OTHER_TEMPLATES = sorted(name for name in template_names() if name.startswith(NOT_ABOUT_A_REFERRAL))
 REFERRAL_TEMPLATES = sorted(template_names() - SUMMARIES - set(OTHER_TEMPLATES))
 # Double punctuation, and a capital right after a French colon inside a sentence.
@@ -90,7 +98,7 @@ def test_every_email_reads_right_with_every_deadline_in_both_languages(template)
         moment = datetime(2026, 12, 6, 10, 5, tzinfo=UTC)
         # A summary's due is a day (a review's), a referral's a moment (a deadline's).
         due = format_day(moment, language) if template in SUMMARIES else format_due(moment, language)
-        context = {**CONTEXT, "deadline": title, "due": due, "partner": "Maison Fictive"}
+        context = {**CONTEXT, "deadline": title, "due": due, "when": due, "partner": "Maison Fictive"}
         subject, text, page = render(template, language, **context)
         # Each element on a line of its own: a paragraph's end is no sentence's middle.
         visible = html.unescape(re.sub(r"<[^>]+>", "\n", page.split("</head>")[1]))
