@@ -30,8 +30,10 @@ from service.join_requests.retention import forget_declined_contacts
 from service.notifications.digest import queue_digests
 from service.notifications.outbox import claim_due
 from service.notifications.publishing import publish_after_commit
+from service.partnership_requests import operations as partnership_requests
 from service.protocols import protocol_library
 from service.referrals.consent_expiry import remind_lapsed_consents
+from service.referrals.message_digest import queue_message_digests
 from service.referrals.operations import due_referral_ids
 from service.referrals.operations import run_due_deadline
 from service.referrals.retention import purge_closed
@@ -150,17 +152,39 @@ def sweep(factory: sessionmaker[Session], *, clock: Clock = utcnow) -> int:
     sweeps at once) does nothing more. Returns the number of steps carried out.
     """
     protocols = protocol_library()
+    done = sum(
+        _sweep_subject(factory, protocols, clock, due_ids, run_due)
+        for due_ids, run_due in (
+            (due_referral_ids, run_due_deadline),
+            (join_requests.due_request_ids, join_requests.run_due_deadline),
+            (partnership_requests.due_request_ids, partnership_requests.run_due_deadline),
+        )
+    )
+    if done:
+        log.info("deadlines: %d steps carried out", done)
+    return done
+
+
+def _sweep_subject(
+    factory: sessionmaker[Session],
+    protocols: ProtocolLibrary,
+    clock: Clock,
+    due_ids: Callable[[Session, datetime], list[int]],
+    run_due: Callable[..., bool],
+) -> int:
+    """The due steps of one subject (referrals, requests to join, requests between organizations),
+    a batch at a time until none is left or none moves."""
     done = 0
     with factory() as session:
         for _batch in range(SWEEP_BATCHES):
-            ids = due_referral_ids(session, clock())
+            ids = due_ids(session, clock())
             session.rollback()
             if not ids:
                 break
             progressed = 0
-            for referral_id in ids:
+            for subject_id in ids:
                 try:
-                    if run_due_deadline(session, protocols, referral_id, clock=clock):
+                    if run_due(session, protocols, subject_id, clock=clock):
                         progressed += 1
                 except ConcurrentUpdate:
                     # Someone is acting on it right now; the next sweep sees what is left.
@@ -168,23 +192,6 @@ def sweep(factory: sessionmaker[Session], *, clock: Clock = utcnow) -> int:
             done += progressed
             if progressed == 0:
                 break
-    done += _sweep_join_requests(factory, protocols, clock)
-    if done:
-        log.info("deadlines: %d steps carried out", done)
-    return done
-
-
-def _sweep_join_requests(factory: sessionmaker[Session], protocols: ProtocolLibrary, clock: Clock) -> int:
-    """The due steps of requests to join the network: a handful a year, one batch is plenty."""
-    done = 0
-    with factory() as session:
-        ids = join_requests.due_request_ids(session, clock())
-        session.rollback()
-        for request_id in ids:
-            try:
-                done += join_requests.run_due_deadline(session, protocols, request_id, clock=clock)
-            except ConcurrentUpdate:
-                continue  # the regional admin is answering it right now
     return done
 
 
@@ -198,9 +205,12 @@ def _clock(at: str | None) -> Clock:
 
 @celery.task(name=DIGEST, acks_late=False)
 def queue_digests_task(at: str | None = None) -> int:
-    """Queue today's digest for each person with referrals waiting on her side."""
+    """Queue today's digest for each person with referrals waiting on her side, and yesterday's
+    messages' digest for each organization they were written to."""
+    hour, clock = settings().digest_hour, _clock(at)
     with sessions()() as session:
-        return queue_digests(session, protocol_library(), from_hour=settings().digest_hour, clock=_clock(at))
+        waiting = queue_digests(session, protocol_library(), from_hour=hour, clock=clock)
+        return waiting + queue_message_digests(session, from_hour=hour, clock=clock)
 
 
 @celery.task(name=REVIEWS, acks_late=False)

@@ -38,6 +38,7 @@ from service.accounts.models import Role
 from service.accounts.models import User
 from service.accounts.one_time_links import Purpose
 from service.accounts.one_time_links import issue
+from service.calendars.invitations import invitation_for
 from service.clock import utcnow
 from service.dates import format_day
 from service.dates import format_moment
@@ -85,6 +86,8 @@ class Email:
     text: str
     html: str
     message_id: str
+    # An email about a dated thing carries it as an `.ics` invitation (`service.calendars.invitations`).
+    calendar: bytes | None = None
 
     def as_message(self, mail_from: str, *, date: datetime) -> EmailMessage:
         """The message: plain text with an HTML alternative, dated `date`, with only these headers."""
@@ -99,6 +102,15 @@ class Email:
         # Base64, 7 bits whatever the language: nothing asks the mail server for 8BITMIME.
         message.set_content(self.text, cte="base64")
         message.add_alternative(self.html, subtype="html", cte="base64")
+        if self.calendar is not None:
+            # Beside the text, as calendar applications and mail readers offer to add it (RFC 6047).
+            message.add_attachment(
+                self.calendar,
+                maintype="text",
+                subtype="calendar",
+                filename="invitation.ics",
+                params={"method": "PUBLISH", "charset": "utf-8"},
+            )
         # After the parts: setting the content drops the Content-* headers set before.
         message["Content-Language"] = self.language
         return message
@@ -132,6 +144,11 @@ def compose(
     A batch passes one `staff` for all its messages, and `preload`s them first.
     """
     staff = staff or Staff(session)
+    if message.referral_id is None and (message.payload or {}).get("partnership_request_id"):
+        # A request between organizations (a loan, an activity...): its own recipients and links.
+        from service.partnership_requests.emails import compose_request
+
+        return compose_request(session, protocols, message, base_url=base_url, now=now, staff=staff)
     if message.referral_id is None:
         return compose_summary(session, message, base_url=base_url, staff=staff, now=now)
     referral = session.get_one(Referral, message.referral_id)
@@ -206,7 +223,17 @@ def compose_summary(
         people = list(
             session.scalars(select(User).where(User.role == Role.REGIONAL_ADMIN, User.active.is_(True)))
         )
+    elif message.recipient_party == "organization":
+        # A whole organization (the messages' digest): as a referral's notice to its receiver.
+        people = (staff or Staff(session)).of(message.recipient_organization_id, RECEIVING_ROLES)
     chosen = _by_address(people)
+    organization = (
+        session.get(Organization, message.recipient_organization_id)
+        if message.recipient_party == "organization"
+        else None
+    )
+    if organization is not None and organization.referral_email:
+        chosen = [Recipient(organization.referral_email, ORGANIZATION_LANGUAGE, organization_address=True)]
     if message.recipient_party == "requester":
         # An organization asking to join has no account yet: her address is the request's, read now.
         request = session.get(JoinRequest, payload.get("join_request_id"))
@@ -222,6 +249,15 @@ def compose_summary(
     emails = []
     for recipient in chosen:
         localized = {**context, **_dates(payload, recipient.language)}
+        if "unread" in payload:
+            localized["links"] = _referral_links(
+                session,
+                payload["unread"],
+                message.recipient_organization_id,
+                recipient,
+                base,
+                now or utcnow(),
+            )
         subject, text, html = render(message.template, recipient.language, **localized)
         emails.append(
             Email(
@@ -231,9 +267,36 @@ def compose_summary(
                 text=text,
                 html=html,
                 message_id=message_id(message.dedupe_key, recipient.address, base_url),
+                calendar=invitation_for(
+                    message.template, payload, subject, base_url=base, now=now or utcnow()
+                ),
             )
         )
     return emails
+
+
+def _referral_links(
+    session: Session,
+    numbers: list[int],
+    organization_id: int | None,
+    recipient: Recipient,
+    base: str,
+    now: datetime,
+) -> dict[str, str]:
+    """Each referral's link, by its number as text: its page, or for an organization's referral
+    address (read by a partner without an account), a signed link to those it received."""
+    links = {}
+    for number in numbers:
+        referral = session.get(Referral, number)
+        if (
+            recipient.organization_address
+            and referral is not None
+            and referral.receiver_organization_id == organization_id
+        ):
+            links[str(number)] = f"{base}/link/{add_link(session, number, organization_id, now=now).token}"
+        else:
+            links[str(number)] = f"{base}/referrals/{number}"
+    return links
 
 
 def _one_time_token(session: Session, person: User, payload: dict[str, Any], now: datetime) -> str:
