@@ -97,6 +97,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.address_book.views import blueprint as address_book
     from service.api.blueprint import register as register_api
     from service.audit.views import blueprint as audit_log
+    from service.calendars.views import blueprint as calendars
+    from service.directory.bilan_views import blueprint as bilans
     from service.directory.sheet_views import blueprint as directory_import
     from service.directory.views import blueprint as directory
     from service.documents.views import blueprint as documents
@@ -104,6 +106,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.links.views import blueprint as links
     from service.notifications.failed_views import blueprint as failed_messages
     from service.onboarding.views import blueprint as onboarding
+    from service.partnership_requests.link_views import blueprint as request_links
+    from service.partnership_requests.views import blueprint as partnership_requests
+    from service.practice_notes.views import blueprint as practice_notes
     from service.privacy.views import blueprint as privacy
     from service.protocol_pages.views import blueprint as protocol_pages
     from service.referrals.emergency_views import blueprint as emergency
@@ -121,11 +126,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         password_reset,
         directory,
         directory_import,
+        bilans,
         join_requests,
         onboarding,
         address_book,
+        calendars,
+        practice_notes,
         links,
         referrals,
+        partnership_requests,
+        request_links,
         messages,
         documents,
         emergency,

@@ -9,6 +9,8 @@ from service.address_book.models import ContactPerson
 from service.address_book.models import PartnershipContact
 from service.api.models import ApiKey
 from service.audit.models import AuditEntry
+from service.calendars.models import CalendarFeed
+from service.calendars.models import PublicEvent
 from service.db import Base
 from service.directory.held_imports import HeldImport
 from service.directory.models import Need
@@ -23,6 +25,12 @@ from service.join_requests.models import JoinRequest
 from service.join_requests.models import JoinRequestEvent
 from service.links.models import SignedLink
 from service.notifications.models import OutboxMessage
+from service.partnership_requests.models import Mobilization
+from service.partnership_requests.models import PartnershipRequest
+from service.partnership_requests.models import PartnershipRequestEvent
+from service.partnership_requests.models import RequestLink
+from service.practice_notes.models import PracticeNote
+from service.practice_notes.models import PracticeNoteVersion
 from service.privacy.models import ConfidentialityIncident
 from service.referrals.models import Consent
 from service.referrals.models import EmergencyDisclosure
@@ -39,6 +47,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "CalendarFeed",
     "ConfidentialityIncident",
     "Consent",
     "ContactPerson",
@@ -47,6 +56,7 @@ __all__ = [
     "HeldImport",
     "JoinRequest",
     "JoinRequestEvent",
+    "Mobilization",
     "Need",
     "OneTimeLink",
     "Organization",
@@ -54,6 +64,11 @@ __all__ = [
     "Partnership",
     "PartnershipContact",
     "PartnershipNote",
+    "PartnershipRequest",
+    "PartnershipRequestEvent",
+    "PracticeNote",
+    "PracticeNoteVersion",
+    "PublicEvent",
     "RecoveryCode",
     "Referral",
     "ReferralAgreement",
@@ -62,6 +77,7 @@ __all__ = [
     "ReferralFigure",
     "ReferralPerson",
     "ReferralReadMarker",
+    "RequestLink",
     "Role",
     "Service",
     "SignedLink",

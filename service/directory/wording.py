@@ -56,6 +56,11 @@ NOTE_KIND_LABELS = {
     "meeting": _l("Meeting"),
     "review": _l("Review (bilan)"),
     "presentation": _l("Presentation of services"),
+    # The traces a request between the two organizations leaves when it ends (service/partnership_requests).
+    "loan": _l("Loan of premises or equipment"),
+    "activity": _l("Co-organized activity"),
+    "session": _l("Team-to-team session"),
+    "mobilization": _l("Joint mobilization"),
 }
 
 AGREEMENT_STATUS_LABELS = {

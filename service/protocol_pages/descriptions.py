@@ -27,6 +27,8 @@ PARTY_LABELS = {
     "system": _l("Maillage, on its own"),
     "requester": _l("the organization asking to join"),
     "regional_admin": _l("the regional admin"),
+    "asking": _l("the organization that asks"),
+    "answering": _l("the organization asked"),
 }
 STEP_KINDS = {"reminder": _l("Reminder"), "escalation": _l("Escalation")}
 COMMENT_RULES = {"required": _l("Comment required")}

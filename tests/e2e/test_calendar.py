@@ -26,7 +26,8 @@ def test_a_caseworker_makes_her_calendar_address_and_posts_a_public_event(live, 
     audit = Audit()
     referral_id = live.sent_referral()
     sign_in_as(page, live, live.network.shelter.caseworker, "fr")
-    page.get_by_role("navigation", name=FR["main_menu"]).get_by_role("link", name="Calendrier").click()
+    # From her dashboard, where she lands (the menu stays one row).
+    page.get_by_role("main").get_by_role("link", name="Calendrier", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Calendrier")
     audit(page, "calendar")
 

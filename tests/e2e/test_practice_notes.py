@@ -24,7 +24,8 @@ TITLE = "Accueillir une femme allophone"
 def test_a_note_written_for_partners_is_found_by_a_partner_only(live, page: Page, browser: Browser):
     audit = Audit()
     sign_in_as(page, live, live.network.shelter.caseworker, "fr")
-    page.get_by_role("navigation", name=FR["main_menu"]).get_by_role("link", name=KEYS).click()
+    page.get_by_role("navigation", name=FR["main_menu"]).get_by_role("link", name="Répertoire").click()
+    page.get_by_role("link", name=KEYS).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(KEYS)
     audit(page, "intervention keys, empty")
 
@@ -51,7 +52,8 @@ def test_a_note_written_for_partners_is_found_by_a_partner_only(live, page: Page
 
     partner = browser.new_context().new_page()
     sign_in_as(partner, live, live.network.womens_centre.caseworker, "fr")
-    partner.get_by_role("navigation", name=FR["main_menu"]).get_by_role("link", name=KEYS).click()
+    partner.get_by_role("navigation", name=FR["main_menu"]).get_by_role("link", name="Répertoire").click()
+    partner.get_by_role("link", name=KEYS).click()
     field(partner, "Mots à rechercher").fill("interprete ALLOPHONE")
     field(partner, "Besoin").select_option(label="Scénario de protection")
     partner.get_by_role("button", name="Rechercher").click()
