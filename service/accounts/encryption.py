@@ -9,21 +9,17 @@ log says what to fix.
 
 from __future__ import annotations
 
-import base64
 import logging
-from functools import cache
 from typing import Any
 
-from cryptography.fernet import Fernet
 from cryptography.fernet import InvalidToken
 from cryptography.fernet import MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import String
 from sqlalchemy.types import TypeDecorator
 
 from service.config import Settings
 from service.config import settings
+from service.fernet_keys import key_ring
 
 log = logging.getLogger(__name__)
 
@@ -37,30 +33,15 @@ class TotpKeyError(RuntimeError):
     """The TOTP secrets cannot be encrypted or decrypted with the keys configured."""
 
 
-def derived_key(secret_key: str) -> bytes:
-    """The Fernet key derived from the app's secret key for TOTP secrets (HKDF-SHA256)."""
-    material = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PURPOSE).derive(
-        secret_key.encode()
-    )
-    return base64.urlsafe_b64encode(material)
-
-
-@cache
-def _cipher(configured: str | None, secret_key: str | None) -> MultiFernet:
-    keys = [key.strip().encode() for key in configured.split(",")] if configured else []
-    if secret_key:
-        keys.append(derived_key(secret_key))
-    if not keys:
-        raise TotpKeyError(
-            "no key to encrypt TOTP secrets with: set MAILLAGE_TOTP_ENCRYPTION_KEY, or MAILLAGE_SECRET_KEY"
-        )
-    return MultiFernet([Fernet(key) for key in keys])
-
-
 def cipher(config: Settings | None = None) -> MultiFernet:
     """The configured keys: the first encrypts, each decrypts."""
     config = config or settings()
-    return _cipher(config.totp_encryption_key, config.resolved_secret_key())
+    ring = key_ring(config.totp_encryption_key, config.resolved_secret_key(), _PURPOSE)
+    if ring is None:
+        raise TotpKeyError(
+            "no key to encrypt TOTP secrets with: set MAILLAGE_TOTP_ENCRYPTION_KEY, or MAILLAGE_SECRET_KEY"
+        )
+    return ring
 
 
 def encrypt(secret: str) -> str:

@@ -8,20 +8,16 @@ one opens nothing of the other. The name a document was sent under is sealed wit
 
 from __future__ import annotations
 
-import base64
-from functools import cache
 from typing import Any
 
-from cryptography.fernet import Fernet
 from cryptography.fernet import InvalidToken
 from cryptography.fernet import MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
 from service.config import Settings
 from service.config import settings
+from service.fernet_keys import key_ring
 
 # What the derived key is for: another use of the secret key derives another key.
 _PURPOSE = b"maillage: documents at rest"
@@ -31,30 +27,15 @@ class DocumentKeyError(RuntimeError):
     """A document cannot be encrypted or decrypted with the keys configured."""
 
 
-def derived_key(secret_key: str) -> bytes:
-    """The Fernet key derived from the app's secret key for documents (HKDF-SHA256)."""
-    material = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PURPOSE).derive(
-        secret_key.encode()
-    )
-    return base64.urlsafe_b64encode(material)
-
-
-@cache
-def _cipher(configured: str | None, secret_key: str | None) -> MultiFernet:
-    keys = [key.strip().encode() for key in configured.split(",")] if configured else []
-    if secret_key:
-        keys.append(derived_key(secret_key))
-    if not keys:
-        raise DocumentKeyError(
-            "no key to encrypt documents with: set MAILLAGE_DOCUMENT_ENCRYPTION_KEY, or MAILLAGE_SECRET_KEY"
-        )
-    return MultiFernet([Fernet(key) for key in keys])
-
-
 def cipher(config: Settings | None = None) -> MultiFernet:
     """The configured keys: the first encrypts, each decrypts."""
     config = config or settings()
-    return _cipher(config.document_encryption_key, config.resolved_secret_key())
+    ring = key_ring(config.document_encryption_key, config.resolved_secret_key(), _PURPOSE)
+    if ring is None:
+        raise DocumentKeyError(
+            "no key to encrypt documents with: set MAILLAGE_DOCUMENT_ENCRYPTION_KEY, or MAILLAGE_SECRET_KEY"
+        )
+    return ring
 
 
 def seal(data: bytes) -> bytes:
