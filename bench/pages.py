@@ -7,7 +7,8 @@ through the real app and its WSGI stack:
 
 - each page a person uses, signed in as the region's first organization's
   people (see PAGES): the dashboard of each role, the inbox, a referral,
-  the directory search, the reports;
+  the directory search, the reports, a partnership's bilan, the requests
+  between organizations, the intervention keys and the calendars;
 - **alone**: `--requests` requests one after the other through Werkzeug's
   test client in this process, after three warm-up requests (the reports'
   one-off build of their figures among them); p95;
@@ -79,7 +80,7 @@ WARM_UP = 3
 class Page:
     name: str
     role: str
-    path: str  # `{referral}` stands for the region's referral
+    path: str  # `{referral}` and `{partnership}` stand for the region's referral and partnership
 
 
 PAGES = (
@@ -94,6 +95,11 @@ PAGES = (
     Page("directory search", "caseworker", "/directory/?q=fictif"),
     Page("report, organization", "coordinator", "/reports/organization"),
     Page("report, region", "regional_admin", "/reports/region"),
+    Page("partnership's bilan", "coordinator", "/directory/partnerships/{partnership}/bilan"),
+    Page("requests between organizations", "coordinator", "/partnership-requests"),
+    Page("intervention keys", "caseworker", "/practice-notes/"),
+    Page("calendar", "caseworker", "/calendar/"),
+    Page("regional calendar", "caseworker", "/calendar/events"),
 )
 CEILINGS = (Page("ceiling: Flask hello", "", "/hello"), Page("ceiling: ORM read", "", "/orm/{referral}"))
 
@@ -352,15 +358,17 @@ def measure(
             results: dict[str, Alone] = {}
             with counting_statements() as counts:
                 for page in (*CEILINGS, *PAGES):
-                    path = page.path.format(referral=region.referral_id if page.role else any_referral)
+                    path = page.path.format(
+                        referral=region.referral_id if page.role else any_referral,
+                        partnership=region.partnership_id,
+                    )
                     results[page.name] = alone(
                         app if page.role else bare, counts, path, cookies.get(page.role), requests
                     )
             load: dict[str, float] = {}
             if loaded:
-                listed = [
-                    (p.name, p.path.format(referral=region.referral_id), cookies[p.role]) for p in PAGES
-                ]
+                places = {"referral": region.referral_id, "partnership": region.partnership_id}
+                listed = [(p.name, p.path.format(**places), cookies[p.role]) for p in PAGES]
                 with gunicorn("real", settings_now) as port:
                     for name, values in under_load(port, listed, seconds).items():
                         load[name] = percentile(values, 0.95) if values else float("nan")

@@ -120,6 +120,7 @@ class Region:
     organization_id: int  # the organization whose people the pages are measured for
     users: dict[str, int]  # role -> a user of that organization (regional admin: of the region)
     referral_id: int  # one of its referrals, received and under way, for the referral page
+    partnership_id: int  # one of its partnerships, for its bilan
     referrals: int
     events: int
     password: str = PASSWORD
@@ -549,6 +550,13 @@ def fill(
             ),
             {"focus": focus},
         ).scalar_one()
+        partnership = connection.execute(
+            text(
+                "SELECT id FROM partnerships WHERE :focus IN (first_organization_id, second_organization_id)"
+                " ORDER BY id LIMIT 1"
+            ),
+            {"focus": focus},
+        ).scalar_one()
     return Region(
         now=now,
         organization_id=focus,
@@ -559,6 +567,7 @@ def fill(
             Role.REGIONAL_ADMIN: people[0][Role.REGIONAL_ADMIN][0],
         },
         referral_id=shown_referral,
+        partnership_id=partnership,
         referrals=referrals,
         events=events,
     )
