@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Blueprint
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -27,6 +28,7 @@ from flask_wtf.file import FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
+from service import extensions
 from service.config import settings
 from service.directory import held_imports
 from service.directory import sheet_wording
@@ -47,6 +49,7 @@ from service.standards.taxonomy_map import configured_map
 from service.web.clock import request_clock
 from service.web.database import db
 from service.web.forms import Form
+from service.web.inputs import uploads_in_memory
 
 blueprint = Blueprint("directory_import", __name__, url_prefix="/directory/import")
 # The session's key for the token of the file held between upload and import.
@@ -66,15 +69,28 @@ class UploadForm(Form):
 @login_required
 def regional_admin_only() -> None:
     """The import writes the whole directory: the regional admin's job."""
+    if request.endpoint == "directory_import.upload" and request.method == "POST":
+        _check_upload_token()
     if not may_create_organization(current_user.actor):
         abort(403)
 
 
+def _check_upload_token() -> None:
+    """The upload's CSRF token, read under the import's own size limit: the app-wide check (which the
+    upload is exempt from) would read a sheet under the pages' limit (1 MB) and refuse it unread."""
+    request.max_content_length = settings().import_max_bytes + 64 * 1024
+    uploads_in_memory()
+    if not current_app.config["WTF_CSRF_ENABLED"]:
+        return
+    try:
+        extensions.csrf.protect()
+    except RequestEntityTooLarge:
+        return  # the upload's page says it, with the limit in words
+
+
 @blueprint.route("/", methods=["GET", "POST"])
 def upload() -> str | Response:
-    limit = settings().import_max_bytes
-    # A file larger than the pages' own limit is still refused unread, past this one.
-    request.max_content_length = limit + 64 * 1024
+    limit = settings().import_max_bytes  # the request's own, set with its token's check above
     try:
         form = UploadForm()
         submitted = form.validate_on_submit()
@@ -93,6 +109,11 @@ def upload() -> str | Response:
             _hold(data, upload.filename or "")
             return redirect(url_for(".columns"), code=303)
     return render_template("directory/import_upload.html", form=form, limit=_size(limit))
+
+
+# Its token is checked before the role, as the app-wide check does for every other form, but under
+# the import's size limit (`_check_upload_token`).
+extensions.csrf.exempt(upload)
 
 
 def _size(limit: int) -> str:

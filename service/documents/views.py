@@ -39,6 +39,7 @@ from service.referrals.views import page_with_document_form
 from service.web.clock import request_clock
 from service.web.database import db
 from service.web.errors import error_page
+from service.web.inputs import uploads_in_memory
 
 blueprint = Blueprint("documents", __name__)
 # Room for the form around the file: its boundaries, headers and CSRF token take well under this.
@@ -52,7 +53,7 @@ def attach(referral_id: int) -> str | Response | tuple[str, int]:
     limit = settings().document_max_bytes
     request.max_content_length = limit + FORM_ALLOWANCE
     # Her paper is parsed into memory (10 MB at most), never into a temporary file on the disk.
-    request._get_file_stream = _in_memory
+    uploads_in_memory()
     try:
         form = DocumentForm(prefix=PREFIX)
         submitted = form.validate_on_submit()
@@ -88,11 +89,6 @@ def attach(referral_id: int) -> str | Response | tuple[str, int]:
         return redirect(url_for("referrals.show", referral_id=referral_id, _anchor="documents-title"), 303)
     form.file.errors = [*form.file.errors, why]
     return page_with_document_form(referral_id, form)
-
-
-def _in_memory(*_arguments: object, **_options: object) -> BytesIO:
-    """The stream an uploaded file is parsed into (Werkzeug's `Request._get_file_stream`)."""
-    return BytesIO()
 
 
 # The form checks its CSRF token itself, after the limit above (see the module's docstring).

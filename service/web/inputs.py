@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from io import BytesIO
 from typing import Any
 
 from flask import Flask
@@ -59,3 +60,14 @@ def register(app: Flask, *, exempt: Iterable[str] = ()) -> None:
     """Check every page's address before its view runs (and before it asks who is signed in)."""
     skipped = frozenset(exempt)
     app.before_request(lambda: refuse_unreadable_address(skipped))
+
+
+def uploads_in_memory() -> None:
+    """Parse this request's uploaded files into memory (Werkzeug's `Request._get_file_stream`), never
+    into a temporary file on the disk: for the few pages that take files, each with its own limit
+    (a woman's paper stays off the disk; a sheet is read whole at once anyway)."""
+    request._get_file_stream = _memory_stream
+
+
+def _memory_stream(*_arguments: object, **_options: object) -> BytesIO:
+    return BytesIO()
