@@ -95,6 +95,12 @@ class IssuedLink:
     expires_at: datetime
 
 
+def new_link_token(now: datetime, valid_for: timedelta | None = None) -> tuple[str, datetime]:
+    """A signed link's secret token and the moment it expires (`MAILLAGE_SIGNED_LINK_DAYS` by default),
+    for any link an organization without an account acts through; only its hash is stored."""
+    return secrets.token_urlsafe(32), now + (valid_for or timedelta(days=settings().signed_link_days))
+
+
 def add_link(
     session: Session,
     referral_id: int,
@@ -112,8 +118,7 @@ def add_link(
     referral = session.get(Referral, referral_id)
     if referral is None or referral.receiver_organization_id != organization_id:
         raise NotAllowed("issue_link", frozenset())
-    token = secrets.token_urlsafe(32)
-    expires_at = now + (valid_for or timedelta(days=settings().signed_link_days))
+    token, expires_at = new_link_token(now, valid_for)
     session.add(
         SignedLink(
             token_hash=token_hash(token),

@@ -8,7 +8,6 @@ of the request she saw. A request carries no woman's data, so there is nothing m
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,12 +21,13 @@ from service.accounts.models import Role
 from service.audit.operations import audit
 from service.clock import Clock
 from service.clock import utcnow
-from service.config import settings
 from service.directory.models import Organization
 from service.errors import NotAllowed
 from service.errors import ReferralError
+from service.links.operations import IssuedLink
 from service.links.operations import LinkExpired
 from service.links.operations import LinkInvalid
+from service.links.operations import new_link_token
 from service.links.operations import token_hash
 from service.partnership_requests.models import PartnershipRequest
 from service.partnership_requests.models import RequestLink
@@ -53,12 +53,6 @@ __all__ = [
 LINK_PARTY = "answering"
 
 
-@dataclass(frozen=True)
-class IssuedRequestLink:
-    token: str
-    expires_at: datetime
-
-
 def add_request_link(
     session: Session,
     request_id: int,
@@ -66,13 +60,12 @@ def add_request_link(
     *,
     now: datetime,
     valid_for: timedelta | None = None,
-) -> IssuedRequestLink:
+) -> IssuedLink:
     """A new link for the answering organization, in the caller's transaction (the caller commits)."""
     request = session.get(PartnershipRequest, request_id)
     if request is None or request.answering_organization_id != organization_id:
         raise NotAllowed("issue_link", frozenset())
-    token = secrets.token_urlsafe(32)
-    expires_at = now + (valid_for or timedelta(days=settings().signed_link_days))
+    token, expires_at = new_link_token(now, valid_for)
     session.add(
         RequestLink(
             token_hash=token_hash(token),
@@ -82,7 +75,7 @@ def add_request_link(
             expires_at=expires_at,
         )
     )
-    return IssuedRequestLink(token, expires_at)
+    return IssuedLink(token, expires_at)
 
 
 def issue_request_link(
