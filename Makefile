@@ -41,6 +41,7 @@ bench: $(STAMP)  ## Measure against baselines taken in the same run (needs Postg
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/footprint.py
+	$(BIN)/python bench/password_reset.py
 	if command -v wrk >/dev/null; then $(BIN)/python bench/api.py; else echo "bench/api.py needs wrk"; fi
 
 # The exact versions of requirements/dev.txt (hashes checked), then Maillage itself without its
