@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy import MetaData
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -73,6 +74,17 @@ def make_engine(url: str, *, write_at_begin: bool = False, **options: Any) -> En
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin_writing if write_at_begin else _sqlite_begin)
     return engine
+
+
+def without_parallel_workers(session: Session) -> None:
+    """Plan this transaction's statements without parallel workers (PostgreSQL; nothing elsewhere).
+
+    For a page's short scans of one organization's rows: their filters, one clause per protocol
+    state, look costly enough that PostgreSQL starts two workers, which takes longer than the
+    scan itself (a dashboard's part: 14.9 ms with them, 6-9 ms without, on 2 loaded cores).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 def _sqlite_connect(connection: Any, _record: Any) -> None:

@@ -401,7 +401,7 @@ def listing(
             PartnershipRequest.asking_organization_id == organization_id,
             PartnershipRequest.answering_organization_id == organization_id,
         )
-    finished = in_states(protocols, lambda spec: spec.terminal, PartnershipRequest)
+    finished = in_states(protocols, lambda spec: spec.terminal, PartnershipRequest, SUBJECT)
     if open_only:
         where = and_(where, ~finished)
     total = session.scalar(select(func.count()).select_from(PartnershipRequest).where(where)) or 0
@@ -410,7 +410,7 @@ def listing(
 
     def waiting_on(party: str) -> Any:
         return in_states(
-            protocols, lambda spec: not spec.terminal and spec.waits_on == party, PartnershipRequest
+            protocols, lambda spec: not spec.terminal and spec.waits_on == party, PartnershipRequest, SUBJECT
         )
 
     waits_on_us = or_(and_(outgoing, waiting_on("asking")), and_(~outgoing, waiting_on("answering")))

@@ -33,6 +33,7 @@ from sqlalchemy.orm import selectinload
 
 from service.accounts.models import Role
 from service.accounts.models import User
+from service.db import without_parallel_workers
 from service.directory.agreements import current_agreement
 from service.directory.agreements import partner_ids
 from service.directory.models import Need
@@ -590,11 +591,18 @@ def shared_with_receiver(of: Any = Referral) -> ColumnElement[bool]:
 
 
 def in_states(
-    protocols: ProtocolLibrary, which: Callable[[StateSpec], bool], of: Any = Referral
+    protocols: ProtocolLibrary,
+    which: Callable[[StateSpec], bool],
+    of: Any = Referral,
+    subject: str = "referral",
 ) -> ColumnElement[bool]:
-    """The referral is in one of the states `which` picks, in its own protocol version (in SQL)."""
+    """The referral (or other `subject` of `of`'s table) is in one of the states `which` picks, in its
+    own protocol version (in SQL). Only `subject`'s protocols are named: the others' states would
+    lengthen every list's filter for rows that cannot be theirs."""
     clauses = []
     for protocol in protocols:
+        if protocol.subject != subject:
+            continue
         states = sorted(name for name, spec in protocol.states.items() if which(spec))
         if states:
             clauses.append(
@@ -672,6 +680,7 @@ def dashboard(
     organization_id = actor.organization_id
     if organization_id is None or actor.role not in REFERRAL_ROLES:
         return Dashboard({part: Listing([], 0, 1, size) for part in DASHBOARD_PARTS})
+    without_parallel_workers(session)
     # What the organization sent, and what it received once sent: two index-only scans of the
     # `ix_referrals_*_listed` indexes (an OR of the two would read every row's page, 10,000 at ten
     # years). A referral's two organizations differ, so none is in both halves.
@@ -826,6 +835,7 @@ def inbox(
     then newest. Sorted, counted and cut in SQL, so a page reads the same few queries at any age."""
     if actor.organization_id is None or actor.role not in REFERRAL_ROLES:
         return Listing([], 0, 1, size)
+    without_parallel_workers(session)
     received = and_(Referral.receiver_organization_id == actor.organization_id, shared_with_receiver())
     total = session.scalar(select(func.count()).select_from(Referral).where(received)) or 0
     number = Listing([], total, 1, size).nearest(page)
