@@ -542,11 +542,14 @@ def fill(
     focus = organizations[0]
     staff = people[focus]
     with engine.connect() as connection:
-        # A referral the organization received and is working on, as people open most often.
+        # A referral the organization received and is working on, as people open most often: the
+        # newest in progress, else accepted, else received. One state at every size, so that its page
+        # (a received one's has the forms to accept or decline) compares across sizes.
         shown_referral = connection.execute(
             text(
                 "SELECT id FROM referrals WHERE receiver_organization_id = :focus AND state <> 'draft'"
-                " ORDER BY state IN ('accepted', 'in_progress', 'received') DESC, id DESC LIMIT 1"
+                " ORDER BY CASE state WHEN 'in_progress' THEN 0 WHEN 'accepted' THEN 1"
+                " WHEN 'received' THEN 2 ELSE 3 END, id DESC LIMIT 1"
             ),
             {"focus": focus},
         ).scalar_one()
