@@ -27,6 +27,7 @@ from service.health.heartbeats import BEAT
 from service.health.heartbeats import note_seen
 from service.join_requests import operations as join_requests
 from service.join_requests.retention import forget_declined_contacts
+from service.notifications.cleanup import forget_old_messages
 from service.notifications.digest import queue_digests
 from service.notifications.outbox import claim_due
 from service.notifications.publishing import publish_after_commit
@@ -229,10 +230,13 @@ def remind_lapsed_consents_task(at: str | None = None) -> int:
 
 @celery.task(name=RETENTION, acks_late=False)
 def purge_closed_task(at: str | None = None) -> int:
-    """Erase the personal data of referrals closed longer than the retention period."""
+    """Erase the personal data of referrals closed longer than the retention period; forget the
+    outbox's old rows."""
     months, clock = settings().retention_months, _clock(at)
     with sessions()() as session:
         purged = purge_closed(session, protocol_library(), months=months, clock=clock)
         # Not a woman's data, but a person's all the same: a declined request's contact goes too.
         forget_declined_contacts(session, months=months, clock=clock)
+        # And the outbox's rows of emails long sent, which would otherwise pile up for good.
+        forget_old_messages(session, clock=clock)
         return purged
