@@ -33,12 +33,14 @@ BATCH = 5_000
 
 
 def forget_old_messages(session: Session, *, clock: Clock = utcnow) -> int:
-    """Delete the sent and cancelled messages queued more than `KEEP` ago, but those whose key must
-    stay (`ONCE_FOR_GOOD`). Commits after each batch; returns how many went."""
+    """Delete the sent and cancelled messages due to go out more than `KEEP` ago, but those whose key
+    must stay (`ONCE_FOR_GOOD`). Commits after each batch; returns how many went."""
     cutoff = clock() - KEEP
     old = select(OutboxMessage.id).where(
         OutboxMessage.status.in_((SENT, CANCELLED)),
-        OutboxMessage.created_at < cutoff,
+        # Not `created_at`: `available_at` is in the index of the outbox (`ix_outbox_messages_pending`),
+        # so an hourly pass that finds nothing reads no row; it is never before `created_at`.
+        OutboxMessage.available_at < cutoff,
         *(OutboxMessage.dedupe_key.not_like(f"{prefix}%") for prefix in ONCE_FOR_GOOD),
     )
     deleted = 0
