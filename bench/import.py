@@ -38,20 +38,17 @@ import argparse
 import io
 import os
 import random
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
 
 from openpyxl import Workbook
-from scratch_database import own_database
+from scratch_database import bench_database
+from scratch_database import database_arguments
 from scratch_database import shown
 from sqlalchemy import func
 from sqlalchemy import select
 
-from service import migrate
 from service.accounts.models import Role
 from service.db import make_engine
 from service.db import session_factory
@@ -65,7 +62,6 @@ from service.referrals.actors import Actor
 from service.standards.taxonomy_map import configured_map
 
 TARGET_SECONDS = 10.0
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 HEADER = (
     "Nom de l'organisme",
     "Type d'organisme",
@@ -136,18 +132,6 @@ def as_xlsx(table: list[list[str]]) -> bytes:
     return out.getvalue()
 
 
-@contextmanager
-def database(url: str | None, sqlite: bool) -> Iterator[str]:
-    if sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            path = f"sqlite:///{Path(folder) / 'bench.db'}"
-            migrate.upgrade(path)
-            yield path
-        return
-    with own_database(url or os.environ.get("MAILLAGE_BENCH_POSTGRES_URL") or DEFAULT_URL) as path:
-        yield path
-
-
 def timed(work):  # type: ignore[no-untyped-def]
     began = time.perf_counter()
     result = work()
@@ -157,15 +141,14 @@ def timed(work):  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=5000)
-    parser.add_argument("--url", help="a PostgreSQL server (default: the local test server)")
-    parser.add_argument("--sqlite", action="store_true", help="a scratch SQLite file instead")
+    database_arguments(parser)
     args = parser.parse_args(argv)
     table = rows(args.rows)
     csv_bytes, xlsx_bytes = as_french_excel_csv(table), as_xlsx(table)
     limit = 50 * 1024 * 1024
     admin = Actor(user_id=None, organization_id=None, role=Role.REGIONAL_ADMIN)
     taxonomy = configured_map()
-    with database(args.url, args.sqlite) as url:
+    with bench_database(args.url, args.sqlite) as url:
         engine = make_engine(url)
         sessions = session_factory(engine)
         with sessions() as session:

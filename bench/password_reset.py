@@ -39,16 +39,14 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from flask.testing import FlaskClient
-from scratch_database import own_database
+from scratch_database import bench_database
+from scratch_database import database_arguments
 from scratch_database import shown
 from scratch_database import two_organizations
 from sqlalchemy import update
 
-from service import migrate
 from service.accounts.models import User
 from service.accounts.passwords import hash_password
 from service.app import create_app
@@ -57,20 +55,8 @@ from service.config import settings
 from service.db import make_engine
 from service.db import session_factory
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 HER_EMAIL = "sender@example.org"  # the sending caseworker of `two_organizations`
 TARGET_SHARE = 0.05
-
-
-@contextmanager
-def database(url: str | None, sqlite: bool, folder: Path) -> Iterator[str]:
-    if sqlite:
-        path = f"sqlite:///{folder / 'bench.db'}"
-        migrate.upgrade(path)
-        yield path
-        return
-    with own_database(url or os.environ.get("MAILLAGE_BENCH_POSTGRES_URL") or DEFAULT_URL) as path:
-        yield path
 
 
 def her_account(url: str) -> None:
@@ -107,11 +93,10 @@ def answer_time(client: FlaskClient, email: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=400)
-    parser.add_argument("--url", help="a PostgreSQL server (default: the local test server)")
-    parser.add_argument("--sqlite", action="store_true", help="a scratch SQLite file instead")
+    database_arguments(parser)
     args = parser.parse_args(argv)
     chance = random.Random(7)
-    with tempfile.TemporaryDirectory() as scratch, database(args.url, args.sqlite, Path(scratch)) as url:
+    with tempfile.TemporaryDirectory() as scratch, bench_database(args.url, args.sqlite) as url:
         her_account(url)
         client = web_client(url, Path(scratch))
         for email in (HER_EMAIL, "personne@example.org"):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy import text
@@ -40,6 +44,30 @@ def own_database(server_url: str, *, keep: bool = False) -> Iterator[str]:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def database_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--url` and `--sqlite`, which `bench_database` takes."""
+    parser.add_argument("--url", help="a PostgreSQL server (default: the local test server)")
+    parser.add_argument("--sqlite", action="store_true", help="a scratch SQLite file instead")
+
+
+@contextmanager
+def bench_database(url: str | None, sqlite: bool) -> Iterator[str]:
+    """A migrated database of the benchmark's own: a scratch SQLite file with `sqlite` (the
+    embedded default), else one on the PostgreSQL server at `url` (default:
+    $MAILLAGE_BENCH_POSTGRES_URL, else the local test server). Gone on the way out."""
+    if sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            path = f"sqlite:///{Path(folder) / 'bench.db'}"
+            migrate.upgrade(path)
+            yield path
+        return
+    with own_database(url or os.environ.get("MAILLAGE_BENCH_POSTGRES_URL") or DEFAULT_SERVER) as path:
+        yield path
 
 
 def shown(url: str) -> str:
