@@ -79,9 +79,10 @@ def make_engine(url: str, *, write_at_begin: bool = False, **options: Any) -> En
 def without_parallel_workers(session: Session) -> None:
     """Plan this transaction's statements without parallel workers (PostgreSQL; nothing elsewhere).
 
-    For a page's short scans of one organization's rows: their filters, one clause per protocol
-    state, look costly enough that PostgreSQL starts two workers, which takes longer than the
-    scan itself (a dashboard's part: 14.9 ms with them, 6-9 ms without, on 2 loaded cores).
+    For a page's short scans of one organization's rows. Their filters, a clause per protocol, can
+    look costly enough that PostgreSQL starts two workers, which takes longer than the scan itself:
+    a dashboard's part took 14.9 ms with them, 6-9 ms without, on 2 loaded cores, when its filter
+    also named the partnership requests' protocols. A guard for the protocols to come.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
