@@ -40,6 +40,7 @@ from service.address_book import operations as address_book
 from service.address_book.models import ContactPerson
 from service.address_book.operations import PersonDetails
 from service.app import create_app
+from service.calendars import feeds as calendar_feeds
 from service.config import settings
 from service.directory.operations import PartnershipTerms
 from service.directory.operations import create_partnership
@@ -424,7 +425,7 @@ def test_the_probe_sees_a_500_an_exception_text_and_an_english_error_page(probed
 def shelters_rows(session, network, protocols, clock) -> dict[str, list[int]]:
     """The shelter's rows behind id-bearing routes: its accounts (one an invitation not yet
     accepted), an entry of its address book, a partnership the women's centre is not part of, and
-    requests between organizations it is not party to."""
+    requests between organizations it is not party to, and a calendar address of its caseworker."""
     shelter = network.shelter
     invited = team.invite(
         session,
@@ -475,9 +476,14 @@ def shelters_rows(session, network, protocols, clock) -> dict[str, list[int]]:
         organization_ids=[network.legal_aid.organization.id],
         clock=clock,
     )
+    # Her own calendar address: only she (or her coordinator) may revoke it.
+    feed, _token = calendar_feeds.create_feed(
+        session, shelter.caseworker, for_organization=False, clock=clock
+    )
     session.commit()
     return {
         "user_id": [shelter.caseworker.user_id, shelter.coordinator.user_id, invited.id],
+        "feed_id": [feed.id],
         "person_id": [person.id],
         "partnership_id": [partnership.id],
         "note_id": [note.id],
@@ -489,7 +495,7 @@ def shelters_rows(session, network, protocols, clock) -> dict[str, list[int]]:
 # Routes whose ids name rows of one organization: another organization gets a 404 on each. The
 # directory's organizations and partnerships are the network's, read by all (not listed here);
 # a partnership's bilan is its two organizations' (and the regional table's).
-OWN_ROWS = {"user_id", "person_id", "note_id"}
+OWN_ROWS = {"user_id", "person_id", "note_id", "feed_id"}
 OWN_BLUEPRINTS = {"team", "address_book", "partnership_requests", "bilans"}
 
 
@@ -530,6 +536,7 @@ def test_owned_routes_include_the_team_and_the_address_book():
         "partnership_requests.mobilization",
     } <= endpoints
     assert {"bilans.bilan", "bilans.bilan_csv"} <= endpoints
+    assert "calendars.revoke_feed" in endpoints
 
 
 # The spreadsheet import, past its upload ---------------------------------------------------------
